@@ -1,0 +1,78 @@
+"""The FastAPI application: routers, middleware, and domain errors mapped to JSON responses."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.observability import Metrics, RequestContextMiddleware
+from api.routes import auth, ops, vouchers
+from storage.blobs import make_blob_store
+from storage.errors import DomainError
+from storage.jsonlog import configure_logging, request_id_var
+from storage.settings import Settings, get_settings
+from workers.queues import inline_runner
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {
+        "error": {"code": code, "message": message, "details": details or {}},
+        "request_id": request_id_var.get(),
+    }
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        yield
+        inline_runner.drain()
+
+    app = FastAPI(
+        title="VoucherFlow",
+        description="集中作业 — centralized back-office voucher processing",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.blobs = make_blob_store(settings)
+    app.state.metrics = Metrics(settings)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = {"errors": [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]}
+        return JSONResponse(
+            error_body("invalid_request", "请求参数不正确", details), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    app.include_router(auth.router)
+    app.include_router(vouchers.router)
+    app.include_router(ops.router)
+    return app
+
+
+def build_default_app() -> FastAPI:
+    """Entry point for `uvicorn api.app:build_default_app --factory`."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

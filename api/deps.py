@@ -1,0 +1,73 @@
+"""FastAPI dependencies: settings, DB session, blob store, current user and role checks."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.sessions import resolve_token
+from storage.blobs import BlobStore
+from storage.db import get_sessionmaker
+from storage.errors import AuthenticationError, PermissionDeniedError
+from storage.models import AuthSession, User
+from storage.settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session = get_sessionmaker(request.app.state.settings.effective_database_url)()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+
+
+def _token_from(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    cookie = request.cookies.get("vf_session")
+    if cookie:
+        return cookie
+    raise AuthenticationError("需要登录", code="not_authenticated")
+
+
+def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
+    auth, user = resolve_token(session, _token_from(request))
+    request.state.user_id = user.id
+    return auth, user
+
+
+AuthDep = Annotated[tuple[AuthSession, User], Depends(get_auth)]
+
+
+def get_current_user(auth: AuthDep) -> User:
+    return auth[1]
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[User], User]:
+    def check(user: CurrentUser) -> User:
+        if not user.has_role(*roles):
+            raise PermissionDeniedError(
+                "当前角色无权执行此操作", code="role_forbidden", details={"needs": list(roles)}
+            )
+        return user
+
+    return check

@@ -1,0 +1,61 @@
+"""Bearer-token sessions: issue on login, resolve on every request, revoke on logout.
+
+Only the token's SHA-256 is stored. Revocation and user deactivation apply on the next request.
+"""
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.errors import AuthenticationError
+from storage.models import AuthSession, User, utcnow
+from storage.passwords import verify_password
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(session: Session, *, username: str, password: str, ttl_hours: int) -> tuple[str, User]:
+    user = session.scalar(select(User).where(User.username == username))
+    # Verify even for unknown users' sake of equal timing is not needed here: argon2 dominates
+    # only when a hash exists, so unknown users and bad passwords get the same message.
+    if user is None or not verify_password(user.password_hash, password):
+        raise AuthenticationError("用户名或密码错误", code="bad_credentials")
+    if not user.active:
+        raise AuthenticationError("账户已停用", code="user_inactive")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        AuthSession(
+            token_hash=_digest(token),
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(hours=ttl_hours),
+        )
+    )
+    return token, user
+
+
+def resolve_token(session: Session, token: str) -> tuple[AuthSession, User]:
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == _digest(token))
+    ).first()
+    if row is None:
+        raise AuthenticationError("登录凭证无效", code="invalid_token")
+    auth, user = row
+    expires = auth.expires_at if auth.expires_at.tzinfo else auth.expires_at.replace(tzinfo=UTC)
+    if auth.revoked_at is not None:
+        raise AuthenticationError("登录凭证已注销", code="token_revoked")
+    if expires <= datetime.now(UTC):
+        raise AuthenticationError("登录已过期，请重新登录", code="token_expired")
+    if not user.active:
+        raise AuthenticationError("账户已停用", code="user_inactive")
+    return auth, user
+
+
+def revoke(session: Session, auth: AuthSession) -> None:
+    auth.revoked_at = utcnow()

@@ -1,0 +1,135 @@
+"""The only code that enqueues. Jobs are named by dotted path and take ids, never objects.
+
+With a Redis URL jobs go to RQ queues; without one (embedded default) the same job functions
+run in-process on a single background thread (or synchronously, for tests).
+"""
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from storage.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE_IMAGING = "imaging"
+QUEUE_POSTING = "posting"
+QUEUE_DEFAULT = "default"
+ALL_QUEUES = (QUEUE_IMAGING, QUEUE_POSTING, QUEUE_DEFAULT)
+
+IMAGING_JOB = "workers.tasks.process_voucher"
+RECONCILE_JOB = "workers.tasks.reconcile"
+
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+@lru_cache(maxsize=4)
+def get_redis(url: str) -> Redis:
+    return Redis.from_url(url)
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class InlineRunner:
+    """Embedded mode: run jobs in this process, after the caller's commit, one at a time."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, path: str, args: tuple, *, sync: bool) -> None:
+        if sync:
+            _run_inline(path, args)
+            return
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vf-job")
+        self._pool.submit(_run_inline, path, args)
+
+    def drain(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool:
+            pool.shutdown(wait=True)
+
+
+def _run_inline(path: str, args: tuple) -> None:
+    try:
+        resolve(path)(*args)
+    except Exception:  # the reconciler picks the voucher up again; never kill the runner
+        log.exception("inline job failed", extra={"job": path})
+
+
+inline_runner = InlineRunner()
+
+
+def enqueue(
+    queue: str,
+    path: str,
+    *args: Any,
+    job_id: str | None = None,
+    settings: Settings | None = None,
+    retry: Retry | None = None,
+) -> str | None:
+    """Enqueue `path(*args)`; with a job_id, a job already queued or running is not doubled."""
+    settings = settings or get_settings()
+    if settings.embedded_jobs:
+        inline_runner.submit(path, args, sync=settings.inline_jobs_sync)
+        return None
+    redis = get_redis(settings.redis_url)
+    if job_id and job_is_live(redis, job_id):
+        return job_id
+    q = Queue(queue, connection=redis)
+    job = q.enqueue(
+        path,
+        *args,
+        job_id=job_id,
+        job_timeout=settings.job_timeout_s,
+        retry=retry,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    return job.id
+
+
+def job_is_live(redis: Redis, job_id: str) -> bool:
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in LIVE_STATUSES
+
+
+def imaging_job_id(voucher_id: object) -> str:
+    return f"imaging-{voucher_id}"
+
+
+def enqueue_processing(voucher_id: object, *, settings: Settings | None = None) -> None:
+    enqueue(
+        QUEUE_IMAGING,
+        IMAGING_JOB,
+        str(voucher_id),
+        job_id=imaging_job_id(voucher_id),
+        settings=settings,
+        retry=Retry(max=2, interval=[5, 30]),
+    )
+
+
+def queue_depths(settings: Settings | None = None) -> dict[str, int]:
+    settings = settings or get_settings()
+    if settings.embedded_jobs:
+        return {}
+    redis = get_redis(settings.redis_url)
+    return {name: Queue(name, connection=redis).count for name in ALL_QUEUES}
