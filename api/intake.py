@@ -17,7 +17,7 @@ from api.multipart_stream import ReceivedFile
 from api.scan_checks import check_scan
 from storage.blobs import BlobStore, new_blob_key
 from storage.errors import DomainError, InvalidInputError, PermissionDeniedError
-from storage.lifecycle import start_lifecycle
+from storage.lifecycle import VoucherStatus, start_lifecycle
 from storage.models import IdempotencyRecord, User, Voucher
 from storage.settings import Settings
 
@@ -169,6 +169,7 @@ def _store_files(
             width=info.width,
             height=info.height,
             page_count=info.pages,
+            status=VoucherStatus.RECEIVED,
         )
         session.add(voucher)
         session.flush()

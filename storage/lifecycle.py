@@ -90,8 +90,9 @@ def move_to(
 
 
 def start_lifecycle(session: Session, voucher: Voucher, *, actor_id: int) -> None:
-    """Record the birth of a voucher (status `received`)."""
-    voucher.status = S.RECEIVED
+    """Record the birth of a voucher, created with status `received`."""
+    if voucher.status != S.RECEIVED:
+        raise IllegalTransitionError("a new voucher starts as received")
     append_event(
         session,
         voucher,
