@@ -8,7 +8,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from storage.db import get_engine
-from storage.models import Base
+from storage.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -32,4 +32,4 @@ def schema_drift(url: str) -> list:
     """Differences between the models and the migrated database (empty when in sync)."""
     with get_engine(url).connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(ctx, Base.metadata)
+        return compare_metadata(ctx, metadata)

@@ -88,6 +88,15 @@ class Voucher(Base):
     form: Mapped[str | None] = mapped_column(String(64), index=True)
     serial: Mapped[str | None] = mapped_column(String(32), index=True)
     processing_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    image_version: Mapped[int] = mapped_column(Integer, default=1)
+    classification: Mapped[str | None] = mapped_column(String(16))  # barcode | layout | manual
+    quality_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    codes: Mapped[list[dict]] = mapped_column(JSON, default=list)  # barcodes and QR found
+    qr_status: Mapped[str | None] = mapped_column(String(16))  # valid | invalid (tampered)
+    registered_key: Mapped[str | None] = mapped_column(String(200))
+    seal_key: Mapped[str | None] = mapped_column(String(200))
+    flags: Mapped[list[dict]] = mapped_column(JSON, default=list)  # risk flags with evidence
+    processing_ms: Mapped[dict] = mapped_column(JSON, default=dict)
     # Hash of the voucher's newest event: deleting the tail of the chain is detectable too.
     event_head: Mapped[str] = mapped_column(String(64), default="0" * 64)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import text
 
 from storage.db import get_engine, get_sessionmaker, session_scope
-from storage.models import Base
+from storage.schema import metadata
 from storage.seed import seed_demo
 from storage.settings import Settings, get_settings
 
@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def reset_database(url: str) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
     with get_engine(url).begin() as conn:
         if url.startswith("postgresql"):
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

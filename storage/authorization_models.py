@@ -1,0 +1,1 @@
+"""Models of authorization: rules, authorization tasks and decisions, the posting outbox."""
