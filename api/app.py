@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware
-from api.routes import auth, ops, vouchers
+from api.routes import auth, ops, voucher_types, vouchers
 from storage.blobs import make_blob_store
 from storage.errors import DomainError
 from storage.jsonlog import configure_logging, request_id_var
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(auth.router)
     app.include_router(vouchers.router)
+    app.include_router(voucher_types.router)
     app.include_router(ops.router)
     return app
 

@@ -22,11 +22,16 @@ def _settings():  # noqa: ANN202
 
 
 def _prepare_database(settings) -> None:  # noqa: ANN001
+    from storage.db import session_scope
     from storage.migrate import upgrade_head
+    from storage.voucher_types import seed_builtin_types
 
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_head(settings.effective_database_url)
+    with session_scope(settings.effective_database_url) as session:
+        seed_builtin_types(session)
+        session.commit()
 
 
 @app.command()

@@ -16,6 +16,7 @@ from storage.db import get_engine, get_sessionmaker, session_scope
 from storage.schema import metadata
 from storage.seed import seed_demo
 from storage.settings import Settings, get_settings
+from storage.voucher_types import seed_builtin_types
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ def reset_database(url: str) -> None:
                 conn.execute(text(f"DELETE FROM {t}"))
     with session_scope(url) as session:
         seed_demo(session, password="demo")
+        seed_builtin_types(session)
         session.commit()
 
 
