@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def generate_vouchers(
     forms: list[str] | None = None,
     clean: bool = False,
     processing_date: date = DEFAULT_PROCESSING_DATE,
+    on_written: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Write n vouchers into out_dir; return the image paths. Same seed, same files.
 
@@ -55,6 +57,8 @@ def generate_vouchers(
         paths.append(
             write_voucher(out_dir, form, serial, rng, hard=hard, clean=clean, today=processing_date)
         )
+        if on_written:
+            on_written(paths[-1])
     return paths
 
 
