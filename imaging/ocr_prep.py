@@ -1,0 +1,156 @@
+"""Field-slice clean-up before OCR: gray, ruling-line removal, ink crop, binarize, rescale."""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Slices come cut from a registered form at ~12 px/mm; borders are >= 0.8 cell-height long
+# while no glyph stroke of a value printed inside the cell is.
+LINE_MIN_FRACTION_H = 0.35  # of slice width, for horizontal rules
+LINE_MIN_FRACTION_V = 0.55  # of slice height, for vertical rules
+# Components smaller than this (px at 12 px/mm) are dust, not strokes of a digit or dot.
+MIN_COMPONENT_AREA = 6
+# Ink below this many pixels after clean-up is a blank cell.
+MIN_INK_PIXELS = 40
+
+
+@dataclass(frozen=True)
+class PreparedSlice:
+    """A cleaned field slice: `gray` is the ink crop on white, `binary` its 0/255 version."""
+
+    gray: np.ndarray
+    binary: np.ndarray
+    blank: bool
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def binarize_ink(gray: np.ndarray) -> np.ndarray:
+    """Ink mask (255 = ink) by Otsu, guarded so a near-blank slice does not turn noise into ink."""
+    blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+    thresh, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # Otsu on a blank (or uniform grey) cell splits noise; demand real contrast with paper.
+    paper = float(np.percentile(blurred, 90))
+    if paper - thresh < 40:
+        thresh = paper - 60
+        mask = np.where(blurred < thresh, 255, 0).astype(np.uint8)
+    return mask
+
+
+def find_rules(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Long thin horizontal and vertical runs of ink: the printed cell borders."""
+    h, w = ink.shape
+    horiz_len = max(15, int(w * LINE_MIN_FRACTION_H))
+    vert_len = max(15, int(h * LINE_MIN_FRACTION_V))
+    horiz_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (horiz_len, 1))
+    vert_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, vert_len))
+    horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN, horiz_kernel)
+    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, vert_kernel)
+    return horiz, vert
+
+
+def cell_interior(horiz: np.ndarray, vert: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the value cell: the rules nearest the slice centre.
+
+    The slice margin shows the neighbouring cells too, and their values can reach right up
+    to the shared border; anything beyond the cell's own rules is not this field.
+    """
+    h, w = horiz.shape
+    rows = np.nonzero(np.count_nonzero(horiz, axis=1) >= LINE_MIN_FRACTION_H * w)[0]
+    cols = np.nonzero(np.count_nonzero(vert, axis=0) >= LINE_MIN_FRACTION_V * h)[0]
+    top = max((int(y) for y in rows if y < 0.4 * h), default=-1)
+    bottom = min((int(y) for y in rows if y > 0.6 * h), default=h)
+    left = max((int(x) for x in cols if x < 0.3 * w), default=-1)
+    right = min((int(x) for x in cols if x > 0.7 * w), default=w)
+    return left, top, right, bottom
+
+
+def keep_text_components(ink: np.ndarray, interior: tuple[int, int, int, int]) -> np.ndarray:
+    """Glyph components centred inside the cell; dust and rule slivers dropped."""
+    left, top, right, bottom = interior
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = np.zeros(n, dtype=bool)
+    for i in range(1, n):
+        _, _, bw, bh, area = stats[i]
+        cx, cy = centroids[i]
+        if area < MIN_COMPONENT_AREA or min(bw, bh) <= 2 and max(bw, bh) > 6 * min(bw, bh):
+            continue
+        keep[i] = left < cx < right and top < cy < bottom
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def crop_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of the ink, or None when there is too little ink."""
+    if int(np.count_nonzero(ink)) < MIN_INK_PIXELS:
+        return None
+    ys, xs = np.nonzero(ink)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def prepare_slice(image: np.ndarray, target_height: int, pad: int) -> PreparedSlice:
+    """Remove rules, crop to the ink, scale so the ink is `target_height` px tall, pad white."""
+    gray = to_gray(np.asarray(image))
+    if gray.dtype != np.uint8:
+        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    ink = binarize_ink(gray)
+    horiz, vert = find_rules(ink)
+    # Widen by a pixel so the anti-aliased edge of the rule goes too.
+    rules = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((3, 3), np.uint8))
+    text = keep_text_components(
+        cv2.bitwise_and(ink, cv2.bitwise_not(rules)), cell_interior(horiz, vert)
+    )
+    box = crop_box(text)
+    if box is None:
+        blank = np.full((target_height + 2 * pad, target_height + 2 * pad), 255, np.uint8)
+        return PreparedSlice(gray=blank, binary=blank, blank=True)
+    x0, y0, x1, y1 = box
+    # Paper where the rules were, so the gray crop carries no border either.
+    clean_gray = gray.copy()
+    clean_gray[rules > 0] = np.uint8(np.percentile(gray, 90))
+    gray_crop = clean_gray[y0:y1, x0:x1]
+    bin_crop = cv2.bitwise_not(text[y0:y1, x0:x1])
+    scale = target_height / max(1, y1 - y0)
+    size = (max(1, round((x1 - x0) * scale)), target_height)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    gray_crop = cv2.resize(gray_crop, size, interpolation=interp)
+    bin_crop = cv2.resize(bin_crop, size, interpolation=interp)
+    _, bin_crop = cv2.threshold(bin_crop, 127, 255, cv2.THRESH_BINARY)
+    return PreparedSlice(
+        gray=cv2.copyMakeBorder(gray_crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255),
+        binary=cv2.copyMakeBorder(bin_crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255),
+        blank=False,
+    )
+
+
+def count_leading_bars(binary: np.ndarray) -> int:
+    """How many plain vertical bars (I, 1, l, serifed or not) start the line.
+
+    Both engines drop or merge runs of bare bars ("II类户" reads "I类户"); the count lets a
+    choice between I/II/III be checked by geometry. Stems are found in the middle band of
+    the line, where serifs that join neighbouring I's do not reach.
+    """
+    ink = binary < 128
+    rows = np.nonzero(ink.any(axis=1))[0]
+    if rows.size == 0:
+        return 0
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    height = bottom - top
+    band = ink[top + int(0.35 * height) : top + int(0.65 * height) + 1]
+    cols = band.any(axis=0).astype(np.int8)
+    edges = np.diff(np.concatenate(([0], cols, [0])))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    count = 0
+    for x0, x1 in zip(starts, ends, strict=True):
+        stem_rows = np.nonzero(ink[:, x0:x1].any(axis=1))[0]
+        if x1 - x0 <= 0.25 * height and stem_rows[-1] - stem_rows[0] + 1 >= 0.55 * height:
+            count += 1
+        else:
+            break
+    return count

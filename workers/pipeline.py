@@ -1,0 +1,196 @@
+"""Ordered, pure image pipeline for one scan: decode -> quality -> frame -> codes -> form ->
+register -> slices -> optional OCR callback. No DB, queue or object store here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from imaging.barcodes import CodeReading, read_codes, read_qr_in_box
+from imaging.classify import Classification, classify_form, serial_reading
+from imaging.decode import decode_image
+from imaging.geometry import FormQuad, find_form, rectify, to_gray
+from imaging.layout import FormLayout
+from imaging.quality import QualityReport, assess_quality
+from imaging.register import register_form
+from imaging.slicing import SEAL_KEY, cut_slices, warp_box
+
+# 300 dpi A4 is ~8.7 Mpx; four times that still covers any voucher scanner setting.
+DEFAULT_MAX_PIXELS = 40_000_000
+REGISTER_PX_PER_MM = 12.0
+SLICE_MARGIN_MM = 1.0
+QR_MIN_DARK_SHARE = 0.15
+# Serial barcodes end at most 11 mm below the frame top of an 80 mm form (14 %).
+SERIAL_BAND_SHARE = 0.2
+
+OcrCallback = Callable[[dict[str, np.ndarray], FormLayout], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    format: str
+    page_count: int
+    quality: QualityReport
+    codes: tuple[CodeReading, ...]  # rects in the frame-rectified grey image (or the page)
+    form: str | None
+    serial: str | None
+    classification_method: str  # "barcode" | "layout" | "none"
+    classification_confidence: float
+    slices: dict[str, np.ndarray]
+    qr_payload: bytes | None
+    timings_ms: dict[str, float]
+    frame_corners: tuple[tuple[float, float], ...] | None = None  # TL TR BR BL, reading order
+    residual_mm: float | None = None
+    homography: tuple[tuple[float, ...], ...] | None = None  # page px -> registered px
+    registered: np.ndarray | None = None
+    ocr: dict[str, Any] | None = None
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.timings[step] = round((now - self._t) * 1000, 2)
+        self._t = now
+
+
+def _barcode_on_bottom(
+    codes: tuple[CodeReading, ...], layouts, height: int, to_rect: np.ndarray | None = None
+) -> bool | None:
+    """Every form prints its serial barcode in the top band; seen in the bottom half = 180°.
+    `to_rect` maps code coordinates (page px) into the rectified frame when needed."""
+    found = serial_reading(codes, layouts)
+    if not found:
+        return None
+    x, y = found[0].centre
+    if to_rect is not None:
+        p = to_rect @ np.array([x, y, 1.0])
+        y = p[1] / p[2]
+    return y > height / 2
+
+
+def _read_serial_bands(rect: np.ndarray, layouts, codes: tuple[CodeReading, ...]):
+    """Slow passes only where a serial barcode can be: the top band of the upright frame,
+    or the bottom band when it is upside down (cheaper than rescaling the whole form)."""
+    band = int(rect.shape[0] * SERIAL_BAND_SHARE)
+    for on_bottom, part in ((False, rect[:band]), (True, rect[-band:])):
+        extra = read_codes(part, thorough=True)
+        if serial_reading(extra, layouts):
+            return codes + extra, on_bottom
+    return codes, None
+
+
+def _has_ink(registered: np.ndarray, box, px_per_mm: float) -> bool:
+    """A printed QR is ~half dark modules; an empty box is paper (cheap check before reading)."""
+    x, y, w, h = (round(v * px_per_mm) for v in box)
+    region = to_gray(registered[y : y + h, x : x + w])
+    return region.size > 0 and float((region < 128).mean()) > QR_MIN_DARK_SHARE
+
+
+def process_scan(
+    data: bytes,
+    layouts: Mapping[str, FormLayout],
+    *,
+    ocr: OcrCallback | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    px_per_mm: float = REGISTER_PX_PER_MM,
+    margin_mm: float = SLICE_MARGIN_MM,
+    colour_slices: bool = False,
+) -> ScanResult:
+    """Process the first page of one scan; raises ImageError for undecodable input.
+
+    Field slices and `registered` are grey unless colour_slices; the seal slice is RGB."""
+    clock = _Clock()
+    decoded = decode_image(data, max_pixels=max_pixels)
+    page = decoded.pages[0]
+    gray = to_gray(page)  # every step but the final colour warp works on grey
+    clock.lap("decode")
+    quad: FormQuad | None = find_form(gray)
+    clock.lap("find_form")
+    sizes = [lay.size_mm for lay in layouts.values()]
+    quality = assess_quality(gray, dpi_hint=decoded.dpi, form_sizes_mm=sizes, quad=quad)
+    clock.lap("quality")
+    rect = None
+    if quad is not None:
+        rect, to_rect = rectify(gray, quad, out_w=round(quad.width_px), out_h=round(quad.height_px))
+        codes = read_codes(rect, thorough=False)
+        on_bottom = _barcode_on_bottom(codes, layouts, rect.shape[0])
+        if on_bottom is None:
+            codes, on_bottom = _read_serial_bands(rect, layouts, codes)
+        if on_bottom is None:
+            page_codes = read_codes(gray, thorough=False)  # the frame may be wrong
+            codes = codes + page_codes
+            on_bottom = _barcode_on_bottom(page_codes, layouts, rect.shape[0], to_rect)
+        if on_bottom:
+            quad = quad.turned_180()
+            rect = cv2.rotate(rect, cv2.ROTATE_180)
+    elif "blank" in quality.reasons:
+        codes = ()
+    else:
+        codes = read_codes(gray)
+    clock.lap("codes")
+    cls: Classification = classify_form(
+        codes,
+        layouts,
+        aspect=quad.aspect if quad else None,
+        upright=rect,
+    )
+    if quad is not None and cls.method == "layout" and cls.turned_180:
+        quad = quad.turned_180()
+    clock.lap("classify")
+    slices: dict[str, np.ndarray] = {}
+    registered = residual = homography = None
+    layout = layouts.get(cls.form) if cls.form else None
+    if quad is not None and layout is not None:
+        reg = register_form(
+            page, quad, layout, px_per_mm=px_per_mm, gray=gray, colour=colour_slices
+        )
+        registered, residual, homography = reg.image, reg.residual_mm, reg.homography
+        clock.lap("register")
+        if layout.qr_box and not any(c.symbology == "qrcode" for c in codes):
+            if _has_ink(registered, layout.qr_box, px_per_mm):
+                qr_read = read_qr_in_box(gray, np.asarray(reg.homography), px_per_mm, layout.qr_box)
+                codes = codes + ((qr_read,) if qr_read else ())
+            clock.lap("qr_box")
+        slices = cut_slices(registered, layout, px_per_mm=px_per_mm, margin_mm=margin_mm)
+        if not colour_slices:  # seals are red: keep that one in colour
+            slices[SEAL_KEY] = warp_box(
+                page,
+                np.asarray(reg.homography),
+                layout.seal_box,
+                px_per_mm=px_per_mm,
+                margin_mm=margin_mm,
+            )
+        clock.lap("slice")
+    ocr_out = None
+    if ocr is not None and layout is not None and slices:
+        ocr_out = ocr(slices, layout)
+        clock.lap("ocr")
+    qr = next((c.raw for c in codes if c.symbology == "qrcode"), None)
+    clock.timings["total"] = round(sum(clock.timings.values()), 2)
+    return ScanResult(
+        format=decoded.format,
+        page_count=len(decoded.pages),
+        quality=quality,
+        codes=codes,
+        form=cls.form,
+        serial=cls.serial,
+        classification_method=cls.method,
+        classification_confidence=cls.confidence,
+        slices=slices,
+        qr_payload=qr,
+        timings_ms=clock.timings,
+        frame_corners=quad.corners if quad is not None else None,
+        residual_mm=residual,
+        homography=homography,
+        registered=registered,
+        ocr=ocr_out,
+    )
