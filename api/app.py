@@ -9,7 +9,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware
-from api.routes import auth, ops, voucher_types, vouchers
+from api.routes import (
+    arbitration,
+    auth,
+    authorization_admin,
+    branch,
+    entry,
+    entry_admin,
+    ops,
+    voucher_types,
+    vouchers,
+)
+from api.routes import authorization as authorization_routes
+from api.routes import verification as verification_routes
+from api.web import install_web
+from authorization.core_sim import create_core_app, ledger_from_settings
 from storage.blobs import make_blob_store
 from storage.errors import DomainError
 from storage.jsonlog import configure_logging, request_id_var
@@ -69,6 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(vouchers.router)
     app.include_router(voucher_types.router)
     app.include_router(ops.router)
+    app.include_router(entry.router)
+    app.include_router(arbitration.router)
+    app.include_router(entry_admin.router)
+    app.include_router(authorization_routes.router)
+    app.include_router(authorization_admin.router)
+    app.include_router(branch.router)
+    app.include_router(verification_routes.router)
+    if not settings.core_url:  # embedded default: the simulated core ledger, same database
+        app.mount("/core-sim", create_core_app(ledger_from_settings(settings)))
+    install_web(app)  # pages, /static, HTML error pages, CSRF on cookie API calls
     return app
 
 

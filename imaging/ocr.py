@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from imaging.ocr_checks import CAPITAL_DIGITS, is_plausible
-from imaging.ocr_engines import get_rapid_recognizer, run_tesseract_batch
+from imaging.ocr_engines import get_rapid_recognizer, get_tesseract_api, run_tesseract_batch
 from imaging.ocr_prep import PreparedSlice, count_leading_bars, prepare_slice
 
 # A reading at or above this confidence may skip human keying for that field; the bench
@@ -256,5 +256,7 @@ def ocr_slices(
 
 
 def preload_engines() -> None:
-    """Load the recognizer now, so forked workers share it instead of each loading it."""
+    """Load the recognizer (and the in-process tesseract for the digit types) now, so forked
+    workers share them instead of each loading them."""
     get_rapid_recognizer()
+    get_tesseract_api("eng", 7)

@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     job_heartbeat_stale_s: int = 90  # a started job with no heartbeat this long is abandoned
     worker_monitoring_interval_s: int = 30  # how often a worker heartbeats its running job
     log_level: str = "INFO"
+    # Authorization and posting.
+    authorization_lease_s: int = 300  # a claimed task returns to the queue after this
+    sla_escalation_boost: int = 100  # priority added to a task whose SLA deadline passed
+    core_url: str = ""  # core banking base URL; empty: the built-in simulated core, in-process
+    core_timeout_s: float = 5.0  # past this the posting outcome is unknown: ask before retrying
+    core_auto_open_accounts: bool = False  # demo only: open a Luhn-valid unknown account
+    core_auto_open_balance: str = "1000000.00"  # opening balance of auto-opened demo accounts
+    posting_reconcile_after_s: int = 30  # an outbox row untouched this long is re-enqueued
+    # Automatic verification.
+    # Master key (any string; SHA-256 of it is the AES-256-GCM key) for payment-password keys.
+    # DEMO DEFAULT, NOT FOR PRODUCTION: set VOUCHERFLOW_PAYMENT_KEY_MASTER from a secret store.
+    payment_key_master: str = "demo-payment-key-master-NOT-FOR-PRODUCTION"
+    seal_pass_at: float = 0.86  # seal likeness at or above: pass (docs/decisions-verification.md)
+    seal_fail_below: float = 0.60  # below: fail; between: manual
+    business_hours: str = "08:30-17:30"  # Asia/Shanghai; submissions outside are flagged
+    business_timezone: str = "Asia/Shanghai"
+    cheque_valid_days: int = 10  # a cheque older than this (from its issue date) is stale
+    amount_outlier_factor: float = 5.0  # amount above this x the account's 90-day median
+    amount_outlier_min_samples: int = 5
+    velocity_max_vouchers: int = 5  # this many vouchers for one account ...
+    velocity_window_minutes: int = 10  # ... within this many minutes is flagged
+    near_duplicate_max_distance: int = 4  # dHash Hamming distance for a near-identical image
 
     @property
     def effective_database_url(self) -> str:

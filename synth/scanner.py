@@ -16,13 +16,15 @@ def apply_scan_effects(
     hard: bool,
     dpi: int = 300,
     keep_out: list[Rect] | None = None,
+    grayscale: bool | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Make a clean render look scanned; return the image (BGR or gray) and what was applied.
 
     `keep_out` are rectangles in input pixels where no stray mark may land (value cells,
     barcode, QR, seal); without it marks stay off the form entirely. The returned params
     include `transform` (2x3, input pixels -> output pixels) and `form_corners`: where the
-    form's TL, TR, BR, BL corners ended up.
+    form's TL, TR, BR, BL corners ended up. `grayscale` forces a colour or a grey scan
+    (None: 30 % grey, at random).
     """
     nrng = np.random.default_rng(rng.getrandbits(64))
     params: dict = {"hard": hard}
@@ -89,7 +91,9 @@ def apply_scan_effects(
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
     params["blur_sigma"] = round(sigma, 3)
 
-    gray = rng.random() < 0.3
+    gray = rng.random() < 0.3  # drawn even when forced, so the other draws stay the same
+    if grayscale is not None:
+        gray = grayscale
     if gray:
         canvas = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)
     params["grayscale"] = gray

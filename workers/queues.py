@@ -17,7 +17,9 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from authorization.posting import register_posting_enqueuer
 from storage.settings import Settings, get_settings
+from verification.seal_checks import register_seal_enqueuer
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,9 @@ QUEUE_DEFAULT = "default"
 ALL_QUEUES = (QUEUE_IMAGING, QUEUE_POSTING, QUEUE_DEFAULT)
 
 IMAGING_JOB = "workers.tasks.process_voucher"
+POSTING_JOB = "workers.posting.post_voucher_job"
 RECONCILE_JOB = "workers.tasks.reconcile"
+SEAL_CHECK_JOB = "workers.verification_tasks.check_seal"
 
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -125,6 +129,42 @@ def enqueue_processing(voucher_id: object, *, settings: Settings | None = None) 
         settings=settings,
         retry=Retry(max=2, interval=[5, 30]),
     )
+
+
+def posting_job_id(voucher_id: object) -> str:
+    return f"posting-{voucher_id}"
+
+
+def enqueue_posting(voucher_id: object, *, settings: Settings | None = None) -> None:
+    """Post one approved voucher; retries ask the core first (the outcome may be unknown)."""
+    enqueue(
+        QUEUE_POSTING,
+        POSTING_JOB,
+        str(voucher_id),
+        job_id=posting_job_id(voucher_id),
+        settings=settings,
+        retry=Retry(max=5, interval=[1, 2, 5, 15, 60]),
+    )
+
+
+# Authorization writes outbox rows but may not import workers: it calls this after the commit.
+register_posting_enqueuer(enqueue_posting)
+
+
+def enqueue_verification(voucher_id: object, *, settings: Settings | None = None) -> None:
+    """Score the voucher's seal (a pending SealCheck); the job routes the voucher afterwards."""
+    enqueue(
+        QUEUE_IMAGING,
+        SEAL_CHECK_JOB,
+        str(voucher_id),
+        job_id=f"seal-{voucher_id}",
+        settings=settings,
+        retry=Retry(max=2, interval=[5, 30]),
+    )
+
+
+# Verification requests seal checks but may not import workers: it calls this after the commit.
+register_seal_enqueuer(enqueue_verification)
 
 
 def queue_depths(settings: Settings | None = None) -> dict[str, int]:

@@ -34,10 +34,15 @@ class ReconcileReport:
 
 
 def _job_state(settings: Settings, voucher_id: str) -> tuple[str, Job | None]:
-    """Classify the voucher's job: missing, alive, abandoned, failed or finished."""
+    """Classify the voucher's imaging job: missing, alive, abandoned, failed or finished."""
+    return job_state(settings, imaging_job_id(voucher_id))
+
+
+def job_state(settings: Settings, job_id: str) -> tuple[str, Job | None]:
+    """Classify a job by id: missing, alive, abandoned, failed or finished."""
     redis = get_redis(settings.redis_url)
     try:
-        job = Job.fetch(imaging_job_id(voucher_id), connection=redis)
+        job = Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return "missing", None
     status = job.get_status(refresh=False)

@@ -1,0 +1,263 @@
+"""The simulated core banking ledger (accounts, balances, postings unique by idempotency key):
+a small FastAPI app, an in-process adapter for the embedded default, and fault injection.
+
+Tests serve it with uvicorn on loopback; the main app mounts it under /core-sim when no
+VOUCHERFLOW_CORE_URL is set. It is a separate component that only shares the database.
+"""
+
+import secrets
+import threading
+import time
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from authorization.posting import CLEARING_ACCOUNT, CoreResult
+from storage.authorization_models import CoreAccount, CorePosting
+from storage.db import session_scope
+from storage.settings import Settings
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or len(number) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def new_account_number() -> str:
+    body = "62" + "".join(secrets.choice("0123456789") for _ in range(13))
+    return next(body + c for c in "0123456789" if luhn_valid(body + c))
+
+
+class Ledger:
+    """Booking rules of the simulated core."""
+
+    def __init__(self, database_url: str, *, auto_open: bool, opening_balance: Decimal):
+        self.url = database_url
+        self.auto_open = auto_open
+        self.opening_balance = opening_balance
+
+    def lookup(self, key: str) -> CoreResult:
+        with session_scope(self.url) as session:
+            ref = session.scalar(
+                select(CorePosting.reference).where(CorePosting.idempotency_key == key)
+            )
+        return CoreResult("posted", reference=ref) if ref else CoreResult("not_found")
+
+    def book(self, request: dict) -> CoreResult:
+        for _ in range(3):  # a concurrent auto-open or a concurrent replay of the same key
+            with session_scope(self.url) as session:
+                try:
+                    result = self._book(session, request)
+                    session.commit()
+                    return result
+                except IntegrityError:
+                    session.rollback()
+        return self.lookup(request["idempotency_key"])
+
+    def _account(self, session: Session, number: str) -> CoreAccount | None:
+        account = session.get(CoreAccount, number, with_for_update=True)
+        if account is None and (
+            number == CLEARING_ACCOUNT or (self.auto_open and luhn_valid(number))
+        ):
+            internal = number == CLEARING_ACCOUNT
+            account = CoreAccount(
+                account_no=number,
+                balance=Decimal(0) if internal else self.opening_balance,
+                allow_overdraft=internal,
+            )
+            session.add(account)
+            session.flush()
+        return account
+
+    def _book(self, session: Session, request: dict) -> CoreResult:
+        key = request["idempotency_key"]
+        existing = session.scalar(
+            select(CorePosting.reference).where(CorePosting.idempotency_key == key)
+        )
+        if existing:
+            return CoreResult("posted", reference=existing)
+        if request.get("kind") == "open_account":
+            number = new_account_number()
+            session.add(CoreAccount(account_no=number, balance=Decimal(0)))
+            session.add(CorePosting(idempotency_key=key, reference=number, kind="open_account"))
+            session.flush()
+            return CoreResult("posted", reference=number)
+        try:
+            amount = Decimal(str(request["amount"]))
+        except (KeyError, InvalidOperation):
+            return CoreResult("rejected", reason="invalid_amount")
+        debit_no, credit_no = request.get("debit_account"), request.get("credit_account")
+        if amount <= 0 or not debit_no or not credit_no or debit_no == credit_no:
+            return CoreResult("rejected", reason="invalid_request")
+        accounts = {}
+        for number in sorted({debit_no, credit_no}):  # one lock order: no deadlocks
+            account = self._account(session, number)
+            if account is None:
+                return CoreResult("rejected", reason="unknown_account")
+            if account.status != "open":
+                return CoreResult("rejected", reason="account_closed")
+            accounts[number] = account
+        debit, credit = accounts[debit_no], accounts[credit_no]
+        if debit.balance < amount and not debit.allow_overdraft:
+            return CoreResult("rejected", reason="insufficient_funds")
+        debit.balance -= amount
+        credit.balance += amount
+        reference = "CORE" + uuid.uuid4().hex[:20].upper()
+        session.add(
+            CorePosting(
+                idempotency_key=key,
+                reference=reference,
+                kind="transfer",
+                debit_account=debit_no,
+                credit_account=credit_no,
+                amount=amount,
+            )
+        )
+        session.flush()
+        return CoreResult("posted", reference=reference)
+
+
+def ledger_from_settings(settings: Settings) -> Ledger:
+    return Ledger(
+        settings.effective_database_url,
+        auto_open=settings.core_auto_open_accounts,
+        opening_balance=Decimal(settings.core_auto_open_balance),
+    )
+
+
+class LocalCoreAdapter:
+    """The embedded default: the simulated core called in-process (no network)."""
+
+    def __init__(self, settings: Settings):
+        self.ledger = ledger_from_settings(settings)
+
+    def send(self, request: dict) -> CoreResult:
+        return self.ledger.book(request)
+
+    def lookup(self, idempotency_key: str) -> CoreResult:
+        return self.ledger.lookup(idempotency_key)
+
+
+class FaultIn(BaseModel):
+    mode: str = Field(pattern="^(delay_after_commit|fail_before_commit)$")
+    seconds: float = 0
+    count: int = 1
+
+
+class AccountIn(BaseModel):
+    account_no: str = Field(min_length=1, max_length=32)
+    balance: Decimal = Decimal(0)
+    status: str = Field(default="open", pattern="^(open|closed)$")
+    allow_overdraft: bool = False
+
+
+class Faults:
+    """Faults for tests: each applies to the next `count` posting requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[FaultIn] = []
+
+    def add(self, fault: FaultIn) -> None:
+        with self._lock:
+            self._pending.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self) -> FaultIn | None:
+        with self._lock:
+            if not self._pending:
+                return None
+            fault = self._pending[0]
+            fault.count -= 1
+            if fault.count <= 0:
+                self._pending.pop(0)
+            return fault
+
+
+def _answer(result: CoreResult, replay_status: int = 201) -> JSONResponse:
+    if result.status == "posted":
+        return JSONResponse({"status": "posted", "reference": result.reference}, replay_status)
+    if result.status == "rejected":
+        return JSONResponse({"status": "rejected", "reason": result.reason}, 422)
+    return JSONResponse({"status": "not_found"}, 404)
+
+
+def create_core_app(ledger: Ledger, *, enable_faults: bool = False) -> FastAPI:
+    app = FastAPI(title="Simulated core banking ledger", docs_url="/docs")
+    faults = Faults()
+
+    @app.post("/postings")
+    def post_posting(request: dict) -> JSONResponse:
+        fault = faults.take() if enable_faults else None
+        if fault and fault.mode == "fail_before_commit":
+            return JSONResponse({"status": "unavailable"}, 503)
+        result = ledger.book(request)
+        if fault and fault.mode == "delay_after_commit":
+            time.sleep(fault.seconds)  # committed; the caller's timeout fires first
+        return _answer(result)
+
+    @app.get("/postings/{key}")
+    def get_posting(key: str) -> JSONResponse:
+        return _answer(ledger.lookup(key), 200)
+
+    @app.get("/accounts/{account_no}")
+    def get_account(account_no: str) -> JSONResponse:
+        with session_scope(ledger.url) as session:
+            account = session.get(CoreAccount, account_no)
+            if account is None:
+                return JSONResponse({"status": "not_found"}, 404)
+            return JSONResponse(
+                {
+                    "account_no": account.account_no,
+                    "status": account.status,
+                    "balance": str(account.balance),
+                }
+            )
+
+    if enable_faults:
+
+        @app.put("/accounts")
+        def put_account(body: AccountIn) -> dict:
+            with session_scope(ledger.url) as session:
+                account = session.get(CoreAccount, body.account_no) or CoreAccount(
+                    account_no=body.account_no
+                )
+                account.balance, account.status = body.balance, body.status
+                account.allow_overdraft = body.allow_overdraft
+                session.add(account)
+                session.commit()
+            return {"account_no": body.account_no}
+
+        @app.post("/faults", status_code=204)
+        def add_fault(body: FaultIn) -> None:
+            faults.add(body)
+
+        @app.delete("/faults", status_code=204)
+        def clear_faults() -> None:
+            faults.clear()
+
+    return app
+
+
+def build_core_app() -> FastAPI:
+    """`uvicorn authorization.core_sim:build_core_app --factory`: the simulated core on its own,
+    configured from VOUCHERFLOW_* settings (database, auto-open); fault injection off."""
+    from storage.settings import get_settings
+
+    return create_core_app(ledger_from_settings(get_settings()))

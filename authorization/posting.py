@@ -1,0 +1,279 @@
+"""Posting to the core banking system exactly once: the outbox row, the adapter interface and
+HTTP adapter, and the send/record steps the posting job runs.
+
+The idempotency key is the voucher serial. After a timeout or a crash between sending and
+recording, the outcome is unknown: the next attempt asks the core before it sends again.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from storage.authorization_models import PostingOutbox
+from storage.db import session_scope
+from storage.imaging_models import VoucherField
+from storage.lifecycle import VoucherStatus, move_to
+from storage.models import Voucher, utcnow
+from storage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLEARING_ACCOUNT = "INTERNAL-CLEARING"
+# form → (debit field, credit field or None for the bank's clearing account)
+TRANSFER_FIELDS = {
+    "transfer_cheque": ("drawer_account", None),
+    "deposit_slip": ("payer_account", "payee_account"),
+    "wire_transfer": ("remitter_account", "beneficiary_account"),
+}
+
+
+class CoreUnavailableError(Exception):
+    """No answer from the core (timeout, connection refused, 5xx): the outcome is unknown."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CoreResult:
+    status: str  # posted | rejected | not_found
+    reference: str | None = None
+    reason: str | None = None
+
+
+class CoreAdapter(Protocol):
+    def send(self, request: dict) -> CoreResult: ...
+
+    def lookup(self, idempotency_key: str) -> CoreResult: ...
+
+
+class HttpCoreAdapter:
+    """JSON over HTTP: POST {base}/postings, GET {base}/postings/{key}."""
+
+    def __init__(self, base_url: str, timeout_s: float, client: httpx.Client | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.client = client or httpx.Client(timeout=timeout_s)
+
+    def _call(self, method: str, path: str, **kw) -> httpx.Response:  # noqa: ANN003
+        try:
+            response = self.client.request(method, f"{self.base_url}{path}", **kw)
+        except httpx.TimeoutException as exc:
+            raise CoreUnavailableError("timeout") from exc
+        except httpx.TransportError as exc:
+            raise CoreUnavailableError("unreachable") from exc
+        if response.status_code >= 500:
+            raise CoreUnavailableError(f"http_{response.status_code}")
+        return response
+
+    def send(self, request: dict) -> CoreResult:
+        r = self._call("POST", "/postings", json=request)
+        body = r.json()
+        if r.status_code in (200, 201):
+            return CoreResult("posted", reference=body["reference"])
+        if r.status_code == 422 and body.get("status") == "rejected":
+            return CoreResult("rejected", reason=body.get("reason", "rejected"))
+        raise CoreUnavailableError(f"http_{r.status_code}")
+
+    def lookup(self, idempotency_key: str) -> CoreResult:
+        r = self._call("GET", f"/postings/{idempotency_key}")
+        if r.status_code == 404:
+            return CoreResult("not_found")
+        if r.status_code == 200:
+            return CoreResult("posted", reference=r.json()["reference"])
+        raise CoreUnavailableError(f"http_{r.status_code}")
+
+
+def make_core_adapter(settings: Settings) -> CoreAdapter:
+    if settings.core_url:
+        return HttpCoreAdapter(settings.core_url, settings.core_timeout_s)
+    from authorization.core_sim import LocalCoreAdapter
+
+    return LocalCoreAdapter(settings)
+
+
+# --- the outbox row, written in the approving (or routing) transaction ---------------------
+
+
+def idempotency_key_for(voucher: Voucher) -> str:
+    return voucher.serial or f"V-{voucher.id}"
+
+
+def build_posting_request(voucher: Voucher, values: dict[str, str | None]) -> dict | None:
+    """What the core is asked to book; None when a field it needs is missing."""
+    key = idempotency_key_for(voucher)
+    if voucher.form == "account_opening":
+        needed = ("applicant_name", "id_type", "id_number", "account_type")
+        if not all(values.get(n) for n in needed):
+            return None
+        return {"idempotency_key": key, "kind": "open_account", **{n: values[n] for n in needed}}
+    if voucher.form not in TRANSFER_FIELDS:
+        return None
+    debit_field, credit_field = TRANSFER_FIELDS[voucher.form]
+    debit = values.get(debit_field)
+    credit = values.get(credit_field) if credit_field else CLEARING_ACCOUNT
+    amount = values.get("amount")
+    if not (debit and credit and amount):
+        return None
+    return {
+        "idempotency_key": key,
+        "kind": "transfer",
+        "debit_account": debit,
+        "credit_account": credit,
+        "amount": amount,
+        "currency": "CNY",
+    }
+
+
+def create_outbox(session: Session, voucher: Voucher) -> PostingOutbox:
+    """Create (or, for a voucher posted again after an exception, reset) its outbox row."""
+    values = dict(
+        session.execute(
+            select(VoucherField.name, VoucherField.value).where(
+                VoucherField.voucher_id == voucher.id
+            )
+        ).all()
+    )
+    payload = build_posting_request(voucher, values)
+    row = session.scalar(
+        select(PostingOutbox).where(PostingOutbox.voucher_id == voucher.id).with_for_update()
+    )
+    if row is None:
+        row = PostingOutbox(voucher_id=voucher.id, idempotency_key=idempotency_key_for(voucher))
+        session.add(row)
+    row.status = "pending"
+    row.payload = payload
+    row.last_error = None if payload else "incomplete_voucher"
+    row.attempts = 0
+    session.flush()
+    schedule_posting_after_commit(session, voucher.id)
+    return row
+
+
+def serial_taken_by_other(session: Session, voucher: Voucher) -> bool:
+    owner = session.scalar(
+        select(PostingOutbox.voucher_id).where(
+            PostingOutbox.idempotency_key == idempotency_key_for(voucher)
+        )
+    )
+    return owner is not None and owner != voucher.id
+
+
+# --- enqueue after commit (authorization cannot import workers: workers register here) -----
+
+_enqueuer: Callable[[str], None] | None = None
+_PENDING = "vf_posting_after_commit"
+
+
+def register_posting_enqueuer(fn: Callable[[str], None]) -> None:
+    global _enqueuer
+    _enqueuer = fn
+
+
+def schedule_posting_after_commit(session: Session, voucher_id: uuid.UUID) -> None:
+    pending: set[str] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = set()
+        event.listen(session, "after_commit", _fire_after_commit)
+        event.listen(session, "after_rollback", _forget_after_rollback)
+    pending.add(str(voucher_id))
+
+
+def _fire_after_commit(session: Session) -> None:
+    pending = session.info.get(_PENDING) or set()
+    ids, pending_copy = list(pending), pending
+    pending_copy.clear()
+    if _enqueuer is None:
+        return  # the reconciler finds pending outbox rows
+    for vid in ids:
+        try:
+            _enqueuer(vid)
+        except Exception:  # the reconciler re-enqueues pending rows; the commit stands
+            log.exception("could not enqueue posting", extra={"voucher_id": vid})
+
+
+def _forget_after_rollback(session: Session) -> None:
+    (session.info.get(_PENDING) or set()).clear()
+
+
+# --- the posting job's steps -------------------------------------------------------------
+
+
+def post_voucher(voucher_id: str, *, settings: Settings, adapter: CoreAdapter) -> str:
+    """Send one outbox row to the core and record the answer. Safe to run again at any point."""
+    url = settings.effective_database_url
+    vid = uuid.UUID(voucher_id)
+    with session_scope(url) as session:
+        row = session.scalar(
+            select(PostingOutbox).where(PostingOutbox.voucher_id == vid).with_for_update()
+        )
+        if row is None:
+            return "missing"
+        if row.status in ("posted", "rejected"):
+            return "already_done"
+        payload, key = row.payload, row.idempotency_key
+        # 'sending' left behind means a run died between sending and recording.
+        outcome_unknown = row.status in ("sending", "unknown")
+        row.status = "sending"
+        row.attempts += 1
+        session.commit()
+    if payload is None:
+        return record_result(url, vid, CoreResult("rejected", reason="incomplete_voucher"))
+    try:
+        result = adapter.lookup(key) if outcome_unknown else CoreResult("not_found")
+        if result.status == "not_found":
+            result = adapter.send(payload)
+    except CoreUnavailableError as exc:
+        mark_unknown(url, vid, exc.code)
+        raise
+    return record_result(url, vid, result)
+
+
+def mark_unknown(url: str, voucher_id: uuid.UUID, code: str) -> None:
+    with session_scope(url) as session:
+        row = session.scalar(
+            select(PostingOutbox).where(PostingOutbox.voucher_id == voucher_id).with_for_update()
+        )
+        if row is not None and row.status == "sending":
+            row.status = "unknown"
+            row.last_error = code
+            session.commit()
+
+
+def record_result(url: str, voucher_id: uuid.UUID, result: CoreResult) -> str:
+    with session_scope(url) as session:
+        voucher = session.get(Voucher, voucher_id, with_for_update=True)
+        row = session.scalar(
+            select(PostingOutbox).where(PostingOutbox.voucher_id == voucher_id).with_for_update()
+        )
+        if voucher is None or row is None or row.status in ("posted", "rejected"):
+            return "already_done"
+        if result.status == "posted":
+            row.status, row.core_reference, row.posted_at = "posted", result.reference, utcnow()
+            row.last_error = None
+            move_to(
+                session,
+                voucher,
+                VoucherStatus.POSTED,
+                actor_id=None,
+                reason="core_posted",
+                details={"core_reference": result.reference, "attempts": row.attempts},
+            )
+        else:
+            row.status, row.last_error = "rejected", result.reason
+            move_to(
+                session,
+                voucher,
+                VoucherStatus.POSTING_FAILED,
+                actor_id=None,
+                reason=result.reason,
+                details={"attempts": row.attempts},
+            )
+        session.commit()
+        return row.status

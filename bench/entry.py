@@ -1,0 +1,582 @@
+"""Entry benchmark: synthetic vouchers keyed by K simulated keyers through the real HTTP API.
+
+Prints residual error, human keys per field, next+submit latency, submissions/s and double
+assignments. OCR readings are SIMULATED here (correct with high confidence, or wrong with low
+confidence, rarely wrong with high confidence), not produced by the image pipeline.
+Run: python -m bench.entry --vouchers 1000 --keyers 50 --error-rate 0.02
+"""
+
+import argparse
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from sqlalchemy import create_engine, func, select, text
+
+from bench.entry_keyers import SimKeyer, trap_value
+from entry.defaults import seed_entry_defaults
+from entry.opening import open_entry
+from entry.routing import OCR_TRUSTED_TYPES
+from storage.audit import append_event
+from storage.blobs import LocalBlobStore
+from storage.builtin_forms import load_builtin_forms
+from storage.db import get_engine, session_scope
+from storage.entry_models import EntryKey, EntryRoutingRule, EntryTask, VoucherEntry
+from storage.imaging_models import VoucherField
+from storage.migrate import upgrade_head
+from storage.models import User, Voucher
+from storage.passwords import hash_password
+from storage.seed import seed_demo
+from synth.fills import make_fills
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get(
+    "VOUCHERFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+HUMAN = ("key", "third_key", "whole_voucher")
+
+
+@dataclass
+class Options:
+    vouchers: int = 500
+    keyers: int = 50
+    arbiters: int = 2
+    error_rate: float = 0.02
+    correlated: float = 0.3
+    qr_share: float = 0.3
+    ocr_ok: float = 0.92  # correct, high confidence
+    ocr_bad_confident: float = 0.003  # wrong (the field's trap misreading), high confidence
+    forms: tuple[str, ...] = ("transfer_cheque", "deposit_slip", "wire_transfer")
+    ocr_all_types: bool = False  # rule: OCR + one for names too (machine-printed vouchers)
+    workers: int = 2
+    seed: int = 7
+    keep_db: bool = False
+    timeout_s: float = 900
+
+
+@dataclass
+class Truth:
+    fields: dict[tuple[uuid.UUID, str], tuple[str, str, list[str]]] = field(default_factory=dict)
+    field_ids: dict[int, tuple[uuid.UUID, str]] = field(default_factory=dict)
+    task_map: dict[int, tuple[uuid.UUID, int | None]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Stats:
+    pairs_ms: list[float] = field(default_factory=list)
+    handed: Counter = field(default_factory=Counter)
+    submissions: int = 0
+    refused: Counter = field(default_factory=Counter)
+    misreadings: int = 0
+    server_cpu_s: float = 0.0
+    first_at: float | None = None
+    last_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (240, 40), 255).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def create_database() -> tuple[str, str]:
+    name = f"vf_bench_entry_{os.getpid()}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed_users(url: str, opts: Options) -> None:
+    with session_scope(url) as s:
+        seed_demo(s, password="demo")
+        seed_entry_defaults(s)
+        if opts.ocr_all_types:
+            s.add(
+                EntryRoutingRule(
+                    name="机打凭证 OCR+一人",
+                    priority=50,
+                    mode="slice",
+                    field_policies={t: "ocr_plus_one" for t in ("name", "bank_name", "place")},
+                    ocr_min_confidence=0.9,
+                )
+            )
+        pw = hash_password("bench")
+        for i in range(opts.keyers):
+            s.add(User(username=f"bkeyer{i:03d}", password_hash=pw, roles=["keyer"]))
+        for i in range(opts.arbiters):
+            s.add(User(username=f"barbiter{i}", password_hash=pw, roles=["arbiter"]))
+        s.commit()
+
+
+def simulated_ocr(
+    rng: random.Random, truth: str, ftype: str, key: str, choices: list[str], opts: Options
+) -> tuple[str | None, float | None]:
+    if not truth:
+        return None, None
+    roll = rng.random()
+    if roll < opts.ocr_ok:
+        return truth, 0.97
+    if roll < opts.ocr_ok + opts.ocr_bad_confident:
+        trap = trap_value(truth, ftype, key, choices)
+        return (trap, 0.95) if trap else (truth, 0.95)
+    return (truth if rng.random() < 0.5 else None), 0.4
+
+
+def make_vouchers(url: str, blobs: LocalBlobStore, opts: Options, truth: Truth, progress) -> None:  # noqa: ANN001
+    forms = load_builtin_forms()
+    rng = random.Random(opts.seed)
+    png = _png()
+    today = date.today()
+    with session_scope(url) as s:
+        teller = s.scalar(select(User).where(User.username == "teller1"))
+        for n in range(opts.vouchers):
+            form = forms[opts.forms[n % len(opts.forms)]]
+            fills = make_fills(form, rng, processing_date=today)
+            with_qr = bool(form.get("qr")) and rng.random() < opts.qr_share
+            vid = uuid.uuid4()
+            v = Voucher(
+                id=vid,
+                branch_id=teller.branch_id,
+                uploaded_by_id=teller.id,
+                status="awaiting_entry",
+                original_key=f"bench/{vid.hex}/original.png",
+                sha256=vid.hex + vid.hex,
+                size_bytes=len(png),
+                detected_format="png",
+                width=240,
+                height=40,
+                form=form["form"],
+                serial=f"{form['serial']['prefix']}{n:010d}",
+            )
+            blobs.put_bytes(v.original_key, png, "image/png")
+            s.add(v)
+            append_event(s, v, kind="transition", actor_id=None, to_status="awaiting_entry")
+            s.flush()
+            for f in form["fields"]:
+                canonical = fills[f["name"]].canonical
+                choices = list(f.get("choices") or [])
+                key = f"{vid}:{f['name']}"
+                truth.fields[(vid, f["name"])] = (canonical, f["type"], choices)
+                ocr_value, conf = (None, None)
+                if f["type"] in OCR_TRUSTED_TYPES or opts.ocr_all_types:
+                    ocr_value, conf = simulated_ocr(rng, canonical, f["type"], key, choices, opts)
+                slice_key = f"bench/{vid.hex}/{f['name']}.png"
+                blobs.put_bytes(slice_key, png, "image/png")
+                s.add(
+                    VoucherField(
+                        voucher_id=vid,
+                        name=f["name"],
+                        label=f.get("label", ""),
+                        field_type=f["type"],
+                        required=bool(f.get("required")),
+                        slice_key=slice_key,
+                        ocr_value=ocr_value,
+                        ocr_confidence=conf,
+                        ocr_engine="simulated" if conf else None,
+                        qr_value=(canonical or None) if with_qr else None,
+                    )
+                )
+            s.flush()
+            open_entry(s, v, settings=None)
+            if n % 50 == 49:
+                s.commit()
+            progress(n + 1)
+        s.commit()
+        for fid, vid, name in s.execute(
+            select(VoucherField.id, VoucherField.voucher_id, VoucherField.name)
+        ):
+            truth.field_ids[fid] = (vid, name)
+        for tid, vid, fid in s.execute(
+            select(EntryTask.id, EntryTask.voucher_id, EntryTask.field_id)
+        ):
+            truth.task_map[tid] = (vid, fid)
+
+
+def lookup_task(url: str, truth: Truth, task_id: int) -> tuple[uuid.UUID, int | None]:
+    with truth.lock:  # one lookup at a time: the shared PostgreSQL has few connections to spare
+        hit = truth.task_map.get(task_id)
+        if hit:
+            return hit
+        with session_scope(url) as s:
+            t = s.get(EntryTask, task_id)
+            hit = (t.voucher_id, t.field_id)
+        truth.task_map[task_id] = hit
+        return hit
+
+
+def start_server(url: str, data_dir: str, port: int, workers: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERFLOW_")}
+    env.update(
+        VOUCHERFLOW_DATABASE_URL=url,
+        VOUCHERFLOW_DATA_DIR=data_dir,
+        VOUCHERFLOW_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.entry_server:build_bench_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def wait_ready(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+def login(client: httpx.Client, username: str) -> None:
+    r = client.post("/api/auth/login", json={"username": username, "password": "bench"})
+    r.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+
+
+def keyer_loop(
+    base: str,
+    url: str,
+    username: str,
+    seed: int,
+    opts: Options,
+    truth: Truth,
+    stats: Stats,
+    done: threading.Event,
+) -> None:
+    sim = SimKeyer(seed, opts.error_rate, opts.correlated)
+    with httpx.Client(base_url=base, timeout=60) as client:
+        login(client, username)
+        while not done.is_set():
+            try:
+                _key_one(client, url, sim, opts, truth, stats)
+            except httpx.HTTPError as exc:
+                with stats.lock:
+                    stats.refused[f"transport_{type(exc).__name__}"] += 1
+                time.sleep(0.5)
+
+
+def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
+    """Ask for a task, read the truth as this keyer reads, submit; time next + submit."""
+    t0 = time.perf_counter()
+    r = client.get("/api/entry/next")
+    if r.status_code == 204:
+        time.sleep(0.2)
+        return
+    if r.status_code != 200:
+        with stats.lock:
+            stats.refused[f"next_http_{r.status_code}"] += 1
+        return
+    task = r.json()
+    t_next = time.perf_counter() - t0
+    vid, _ = lookup_task(url, truth, task["id"])
+    values, wrong = {}, 0
+    for f in task["fields"]:
+        canonical, ftype, choices = truth.fields[(vid, f["name"])]
+        keyed, misread = sim.read(canonical, ftype, f"{vid}:{f['name']}", choices)
+        wrong += misread
+        values[f["name"]] = (
+            {"value": keyed, "keystrokes": len(keyed) + 1} if keyed else {"flag": "blank"}
+        )
+    t1 = time.perf_counter()
+    status = _submit(client, task, values, truth, vid, stats)
+    t_submit = time.perf_counter() - t1
+    with stats.lock:
+        stats.handed[task["id"]] += 1
+        stats.misreadings += wrong
+        if status != 200:
+            stats.refused[f"http_{status}"] += 1
+        if status == 200:
+            stats.submissions += 1
+            stats.pairs_ms.append((t_next + t_submit) * 1000)
+            now = time.perf_counter()
+            stats.first_at = stats.first_at or now
+            stats.last_at = now
+
+
+def _submit(client, task, values, truth, vid, stats) -> int:  # noqa: ANN001
+    """Submit; a refused value is looked at again and keyed right (validation caught it)."""
+    for _attempt in range(3):
+        if task["kind"] == "whole_voucher":
+            body = {"token": task["token"], "values": values}
+        else:
+            (only,) = values.values()
+            body = {"token": task["token"], **only}
+        r = client.post(f"/api/entry/tasks/{task['id']}", json=body)
+        if r.status_code != 422:
+            return r.status_code
+        err = r.json()["error"]
+        with stats.lock:
+            stats.refused[err["code"]] += 1
+        names = list((err["details"].get("fields") or {}).keys()) or [err["details"].get("field")]
+        for name in names:
+            canonical, ftype, _ = truth.fields[(vid, name)]
+            from bench.entry_keyers import keyed_form
+
+            v = keyed_form(canonical, ftype)
+            values[name] = (
+                {"value": v, "confirm_warning": True, "keystrokes": len(v) + 1}
+                if v
+                else {"flag": "blank"}
+            )
+    return r.status_code
+
+
+def arbiter_loop(base: str, url: str, username: str, truth: Truth, done: threading.Event) -> None:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        login(client, username)
+        while not done.is_set():
+            r = client.get("/api/arbitration/next")
+            if r.status_code == 204:
+                time.sleep(0.2)
+                continue
+            r.raise_for_status()
+            task = r.json()
+            vid, _ = lookup_task(url, truth, task["id"])
+            canonical, _, _ = truth.fields[(vid, task["fields"][0]["name"])]
+            body = {"token": task["token"], "decision": "value", "value": canonical}
+            if not canonical:
+                body = {"token": task["token"], "decision": "blank"}
+            body["confirm_warning"] = True
+            client.post(f"/api/arbitration/tasks/{task['id']}", json=body)
+
+
+def open_entries(url: str) -> int:
+    with session_scope(url) as s:
+        return s.scalar(
+            select(func.count()).select_from(VoucherEntry).where(VoucherEntry.state == "open")
+        )
+
+
+def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out) -> dict:  # noqa: ANN001
+    with session_scope(url) as s:
+        settled = s.execute(
+            select(VoucherField.voucher_id, VoucherField.name, VoucherField.value).where(
+                VoucherField.status == "settled"
+            )
+        ).all()
+        human = s.scalar(select(func.count()).select_from(EntryKey).where(EntryKey.kind.in_(HUMAN)))
+        arbitrated = s.scalar(
+            select(func.count()).select_from(EntryKey).where(EntryKey.kind == "arbitrate")
+        )
+        states = Counter(s.scalars(select(VoucherEntry.state)))
+        by_source = Counter(s.scalars(select(VoucherField.source)))
+        claimed_twice = s.execute(
+            text(
+                "select count(*) from (select details->>'task' t, details->>'token' k, count(*) "
+                "from voucher_event where kind='entry_task_claimed' group by 1, 2 "
+                "having count(*) > 1) x"
+            )
+        ).scalar()
+    wrong = sum(1 for vid, name, value in settled if (value or "") != truth.fields[(vid, name)][0])
+    n_fields = len(truth.fields)
+    pairs = sorted(stats.pairs_ms)
+    span = (stats.last_at - stats.first_at) if stats.first_at else 0
+    dup = sum(1 for n in stats.handed.values() if n > 1)
+    figures = {
+        "vouchers": opts.vouchers,
+        "fields": n_fields,
+        "settled_fields": len(settled),
+        "residual_errors": wrong,
+        "residual_per_10k": round(10_000 * wrong / max(1, len(settled)), 3),
+        "human_keys": human,
+        "human_keys_per_field": round(human / max(1, n_fields), 3),
+        "arbitrated_fields": arbitrated,
+        "sources": dict(by_source),
+        "voucher_states": dict(states),
+        "misreadings_keyed": stats.misreadings,
+        "refused_by_validation": dict(stats.refused),
+        "submissions": stats.submissions,
+        "submissions_per_s": round(stats.submissions / span, 1) if span else None,
+        "next_submit_p50_ms": round(statistics.median(pairs), 1) if pairs else None,
+        "next_submit_p99_ms": round(pairs[int(len(pairs) * 0.99) - 1], 1) if pairs else None,
+        "server_cpu_ms_per_next_submit": (
+            round(1000 * stats.server_cpu_s / stats.submissions, 1) if stats.submissions else None
+        ),
+        "tasks_handed_out_twice_client": dup,
+        "claims_with_same_token_server": claimed_twice,
+        "wall_s": round(wall, 1),
+    }
+    out.print("[bold]Entry simulation[/bold] — OCR values are SIMULATED (not the image pipeline)")
+    out.print(
+        f"  keyers {opts.keyers}, arbiters {opts.arbiters}, p={opts.error_rate}, "
+        f"correlated share {opts.correlated}, QR share {opts.qr_share}, "
+        f"forms {', '.join(opts.forms)}, uvicorn workers {opts.workers}, "
+        f"OCR+one for names: {opts.ocr_all_types}"
+    )
+    for k, v in figures.items():
+        out.print(f"  {k:32s} {v}")
+    return figures
+
+
+def run(opts: Options, out) -> dict:  # noqa: ANN001
+    from rich.progress import Progress
+
+    name, url = create_database()
+    data_dir = f"/tmp/{name}"
+    server = None
+    try:
+        upgrade_head(url)
+        seed_users(url, opts)
+        blobs = LocalBlobStore(Path(data_dir) / "blobs")
+        truth, stats, done = Truth(), Stats(), threading.Event()
+        with Progress(console=out, transient=False) as progress:
+            t = progress.add_task("vouchers inserted (pipeline stand-in)", total=opts.vouchers)
+            make_vouchers(url, blobs, opts, truth, lambda n: progress.update(t, completed=n))
+        get_engine(url).dispose()
+        port = _free_port()
+        server = start_server(url, data_dir, port, opts.workers)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        threads = [
+            threading.Thread(
+                target=keyer_loop,
+                args=(base, url, f"bkeyer{i:03d}", opts.seed * 1000 + i, opts, truth, stats, done),
+                daemon=True,
+            )
+            for i in range(opts.keyers)
+        ] + [
+            threading.Thread(
+                target=arbiter_loop, args=(base, url, f"barbiter{i}", truth, done), daemon=True
+            )
+            for i in range(opts.arbiters)
+        ]
+        cpu_at_start = server_cpu_seconds(server.pid)
+        start = time.perf_counter()
+        for th in threads:
+            th.start()
+        with Progress(console=out) as progress:
+            t = progress.add_task("vouchers through entry", total=opts.vouchers)
+            while time.perf_counter() - start < opts.timeout_s:
+                left = open_entries(url)
+                progress.update(
+                    t,
+                    completed=opts.vouchers - left,
+                    description=f"vouchers through entry ({stats.submissions} keys)",
+                )
+                if left == 0:
+                    break
+                time.sleep(0.5)
+        done.set()
+        wall = time.perf_counter() - start
+        stats.server_cpu_s = server_cpu_seconds(server.pid) - cpu_at_start
+        for th in threads:
+            th.join(timeout=10)
+        return report(url, opts, truth, stats, wall, out)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=20)
+        get_engine(url).dispose()
+        if not opts.keep_db:
+            drop_database(name)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the uvicorn process tree, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (OSError, IndexError):
+            continue
+        pids.extend(int(c) for c in children)
+    return total
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(description=__doc__)
+    d = Options()
+    p.add_argument("--vouchers", type=int, default=d.vouchers)
+    p.add_argument("--keyers", type=int, default=d.keyers)
+    p.add_argument("--arbiters", type=int, default=d.arbiters)
+    p.add_argument("--error-rate", type=float, default=d.error_rate)
+    p.add_argument("--correlated", type=float, default=d.correlated)
+    p.add_argument("--qr-share", type=float, default=d.qr_share)
+    p.add_argument("--forms", default=",".join(d.forms))
+    p.add_argument("--ocr-all-types", action="store_true")
+    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds of keying")
+    a = p.parse_args(argv)
+    return Options(
+        vouchers=a.vouchers,
+        keyers=a.keyers,
+        arbiters=a.arbiters,
+        error_rate=a.error_rate,
+        correlated=a.correlated,
+        qr_share=a.qr_share,
+        forms=tuple(a.forms.split(",")),
+        ocr_all_types=a.ocr_all_types,
+        workers=a.workers,
+        seed=a.seed,
+        keep_db=a.keep_db,
+        timeout_s=a.timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.console import Console
+
+    run(parse_args(argv), Console())
+
+
+if __name__ == "__main__":
+    main()

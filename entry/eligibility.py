@@ -1,0 +1,157 @@
+"""Who may key what: the keyer pool, blindness and who/how-much separation, escalation to arbiter.
+
+A keyer never keys a field they have seen, never keys a voucher they uploaded, and (slice mode)
+never sees fields of two different separation groups of one voucher. A keying task nobody
+eligible is left for becomes an arbitration task instead of waiting forever.
+"""
+
+import uuid
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from entry.tasks import split_whole_to_arbitration
+from storage.audit import append_event
+from storage.entry_models import EntryExposure, EntryFieldGroup, EntryTask
+from storage.models import User, Voucher, utcnow
+
+KEYING_KINDS = ("key", "third_key", "whole_voucher")
+
+
+def keyer_pool(session: Session) -> list[int]:
+    rows = session.execute(select(User.id, User.roles).where(User.active.is_(True))).all()
+    return [uid for uid, roles in rows if "keyer" in (roles or [])]
+
+
+def voucher_exposures(session: Session, voucher_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
+    return [
+        tuple(r)
+        for r in session.execute(
+            select(EntryExposure.user_id, EntryExposure.field_id, EntryExposure.field_group).where(
+                EntryExposure.voucher_id == voucher_id
+            )
+        )
+    ]
+
+
+def load_pool(session: Session) -> tuple[list[int], int]:
+    """The active keyers and the per-group quota, in one query, read once per request."""
+    groups = (
+        select(func.count())
+        .select_from(EntryFieldGroup)
+        .where(EntryFieldGroup.active.is_(True))
+        .scalar_subquery()
+    )
+    rows = session.execute(select(User.id, User.roles, groups).where(User.active.is_(True))).all()
+    ids = [uid for uid, roles, _ in rows if "keyer" in (roles or [])]
+    n_groups = rows[0][2] if rows else 0
+    # Without a per-group quota the first keyers to arrive would spread over every group of a
+    # voucher and leave none for the last group's fields.
+    return ids, max(2, len(ids) // max(1, n_groups or 1))
+
+
+def may_key(
+    task: EntryTask,
+    user_id: int,
+    *,
+    uploader_id: int,
+    exposures: list[tuple[int, int, str | None]],
+    quota: int,
+) -> bool:
+    """The blind and separation rules for one keyer and one keying task (in Python).
+
+    Mirrors the claim query in entry.claims, so that what nobody may claim is escalated.
+    """
+    if user_id == uploader_id:
+        return False
+    mine = [(fid, grp) for uid, fid, grp in exposures if uid == user_id]
+    if task.kind == "whole_voucher":
+        return not mine
+    if any(fid == task.field_id for fid, _ in mine):
+        return False
+    group = task.field_group
+    if group is None:
+        return True
+    if any(grp is not None and grp != group for _, grp in mine):
+        return False
+    if any(grp == group for _, grp in mine):
+        return True
+    committed = {uid for uid, _, grp in exposures if grp == group}
+    return len(committed) < quota
+
+
+def record_exposure(
+    session: Session, voucher_id: uuid.UUID, user_id: int, fields: list[tuple[int, str | None]]
+) -> None:
+    """Note what a claim shows the user. The claim query guarantees none of it was seen before."""
+    for fid, group in fields:
+        session.add(
+            EntryExposure(voucher_id=voucher_id, user_id=user_id, field_id=fid, field_group=group)
+        )
+    session.flush()
+
+
+def _nobody_can_be_stranded(
+    pool_ids: list[int], quota: int, uploader_id: int, exposures: list
+) -> bool:
+    """True when a keyer who has seen nothing of the voucher may still take any of its tasks."""
+    exposed = {uid for uid, _, _ in exposures}
+    if not any(uid not in exposed and uid != uploader_id for uid in pool_ids):
+        return False
+    committed: dict[str, set[int]] = {}
+    for uid, _, grp in exposures:
+        if grp is not None:
+            committed.setdefault(grp, set()).add(uid)
+    return all(len(users) < quota for users in committed.values())
+
+
+def escalate_stranded(
+    session: Session, voucher: Voucher, *, pool: tuple[list[int], int] | None = None
+) -> list[int]:
+    """Turn waiting keying tasks of this voucher that no keyer may take into arbitration tasks.
+
+    The caller holds the voucher row. Returns the ids of the tasks escalated.
+    """
+    pool_ids, quota = pool or load_pool(session)
+    exposures = voucher_exposures(session, voucher.id)
+    if _nobody_can_be_stranded(pool_ids, quota, voucher.uploaded_by_id, exposures):
+        return []
+    now = utcnow()
+    waiting = session.scalars(
+        select(EntryTask).where(
+            EntryTask.voucher_id == voucher.id,
+            EntryTask.kind.in_(KEYING_KINDS),
+            or_(
+                EntryTask.status == "open",
+                (EntryTask.status == "leased") & (EntryTask.lease_expires_at < now),
+            ),
+        )
+    ).all()
+    if not waiting:
+        return []
+    escalated: list[int] = []
+    for task in waiting:
+        if any(
+            may_key(task, uid, uploader_id=voucher.uploaded_by_id, exposures=exposures, quota=quota)
+            for uid in pool_ids
+        ):
+            continue
+        if task.kind == "whole_voucher":
+            split_whole_to_arbitration(session, voucher, task)
+        else:
+            task.kind = "arbitrate"
+            task.status = "open"
+            task.lease_owner_id = None
+            task.lease_expires_at = None
+            task.fencing_token += 1
+        escalated.append(task.id)
+    if escalated:
+        append_event(
+            session,
+            voucher,
+            kind="entry_escalated",
+            actor_id=None,
+            reason="no_eligible_keyer",
+            details={"tasks": escalated},
+        )
+    return escalated

@@ -1,0 +1,99 @@
+"""Settling a field from its keys: apply the comparison verdict, mark won and lost keys."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entry.comparison import Action, Ballot, ballot_token, judge, token_value
+from entry.routing import EntryMode, KeyPolicy
+from entry.tasks import add_task, open_tasks
+from storage.entry_models import EntryKey, EntryTask, VoucherEntry
+from storage.imaging_models import VoucherField
+from storage.models import Voucher, utcnow
+
+HUMAN_KINDS = ("key", "third_key", "whole_voucher")
+
+
+def settle_field(field: VoucherField, value: str | None, *, source: str) -> None:
+    field.value = value
+    field.source = source
+    field.status = "settled"
+    field.settled_at = utcnow()
+
+
+def live_keys(session: Session, field: VoucherField) -> list[EntryKey]:
+    """Human keys of the field that still count (not superseded by a re-key)."""
+    return list(
+        session.scalars(
+            select(EntryKey)
+            .where(
+                EntryKey.field_id == field.id,
+                EntryKey.kind.in_(HUMAN_KINDS),
+                EntryKey.outcome != "superseded",
+            )
+            .order_by(EntryKey.id)
+        )
+    )
+
+
+def evaluate_field(
+    session: Session, voucher: Voucher, entry: VoucherEntry, field: VoucherField
+) -> Action:
+    """Compare the field's keys and act: settle it, open a third key, or send it to arbitration."""
+    if field.status != "pending":
+        return Action.SETTLE
+    policy = KeyPolicy(entry.policies.get(field.name, KeyPolicy.DOUBLE_BLIND))
+    keys = live_keys(session, field)
+    ballots: list[Ballot] = []
+    if policy == KeyPolicy.OCR_PLUS_ONE and field.ocr_value is not None:
+        ballots.append(Ballot(None, ballot_token(field.ocr_value, None)))
+    ballots.extend(Ballot(k.id, ballot_token(k.value, k.flag)) for k in keys)
+    sampled = field.name in (entry.policies.get("_qa_sampled") or [])
+    needed = 1 if policy == KeyPolicy.OCR_PLUS_ONE else 2
+    if policy == KeyPolicy.SINGLE_QA and not sampled:
+        needed = 1
+    verdict = judge(ballots, humans_needed=needed)
+    if verdict.action == Action.WAIT:
+        return verdict.action
+    pending = [t for t in open_tasks(session, voucher) if t.field_id == field.id]
+    if verdict.action == Action.SETTLE:
+        settle_field(field, token_value(verdict.token), source="keyed")
+        by_id = {k.id: k for k in keys}
+        for kid in verdict.winners:
+            by_id[kid].outcome = "agreed"
+        for kid in verdict.losers:
+            by_id[kid].outcome = "lost"
+        # Other open tasks of the field are cancelled by the caller once it holds the voucher
+        # row: locking task rows before the voucher row could deadlock with a claim.
+    elif verdict.action == Action.THIRD_KEY and not any(
+        t.kind in ("third_key", "arbitrate") for t in pending
+    ):
+        group = _group_of_field_tasks(session, field) if entry.mode == EntryMode.SLICE else None
+        add_task(
+            session,
+            voucher,
+            kind="third_key",
+            field=field,
+            group=group,
+            sla_due_at=entry.sla_due_at,
+        )
+    elif verdict.action == Action.ARBITRATE and not any(t.kind == "arbitrate" for t in pending):
+        add_task(session, voucher, kind="arbitrate", field=field, sla_due_at=entry.sla_due_at)
+    session.flush()
+    return verdict.action
+
+
+def _group_of_field_tasks(session: Session, field: VoucherField) -> str | None:
+    return session.scalar(
+        select(EntryTask.field_group).where(EntryTask.field_id == field.id).limit(1)
+    )
+
+
+def close_keys_after_decision(keys: list[EntryKey], value_token: str | None) -> None:
+    """After an arbiter's decision: keys equal to it agreed, the others lost."""
+    for k in keys:
+        if k.outcome != "pending":
+            continue
+        if value_token is None:
+            k.outcome = "agreed" if k.flag == "illegible" else "void"
+        else:
+            k.outcome = "agreed" if ballot_token(k.value, k.flag) == value_token else "lost"

@@ -1,0 +1,159 @@
+"""Submitting keys: check lease and token, validate each value, record it, compare, complete.
+
+A value failing its type check is refused with the specific message (the lease stays); a soft
+warning (check digit) needs `confirm_warning`. Event details never carry the keyed value.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from entry.claims import lock_fields, lock_leased_task, lock_voucher
+from entry.completion import maybe_complete
+from entry.eligibility import escalate_stranded
+from entry.errors import KeyRefusedError, TaskClosedError
+from entry.fieldtypes import validate_keyed
+from entry.forms import form_definition, spec_of
+from entry.settlement import evaluate_field
+from entry.tasks import cancel_open_tasks, close_task
+from storage.audit import append_event
+from storage.entry_models import EntryKey, VoucherEntry
+from storage.imaging_models import VoucherField
+from storage.models import User, Voucher
+
+FLAGS = ("illegible", "blank")
+
+
+@dataclass(frozen=True)
+class KeyInput:
+    value: str | None = None
+    flag: str | None = None  # illegible | blank
+    confirm_warning: bool = False
+    keystrokes: int = 0
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    task_id: int
+    fields: dict[str, str]  # field name -> wait | settle | third_key | arbitrate
+    voucher_state: str | None  # done | exception | None (still in entry)
+
+
+def checked_value(spec, key: KeyInput) -> tuple[str | None, bool]:  # noqa: ANN001
+    """The canonical value to record and whether a warning was confirmed; raises on refusal."""
+    if key.flag is not None:
+        if key.flag not in FLAGS:
+            raise KeyRefusedError("标记无效", code="bad_flag", details={"field": spec.name})
+        return None, False
+    result = validate_keyed(spec, key.value or "")
+    if not result.ok:
+        raise KeyRefusedError(
+            result.message or "输入无效",
+            code=result.error_code or "invalid_value",
+            details={"field": spec.name},
+        )
+    if result.warning_code and not key.confirm_warning:
+        raise KeyRefusedError(
+            result.warning or "请确认",
+            code="confirm_warning",
+            details={"field": spec.name, "warning_code": result.warning_code},
+        )
+    return result.value, bool(result.warning_code)
+
+
+def submit_task(
+    session: Session,
+    user: User,
+    task_id: int,
+    *,
+    token: int,
+    key: KeyInput | None = None,
+    keys: dict[str, KeyInput] | None = None,
+) -> SubmitOutcome:
+    """Record a keyer's key(s) for a leased task and act on the comparison. Caller commits."""
+    task = lock_leased_task(session, task_id, user, token)
+    if task.kind == "arbitrate":
+        raise TaskClosedError("仲裁任务请使用仲裁接口", code="wrong_endpoint")
+    voucher = session.get(Voucher, task.voucher_id)
+    entry = session.get(VoucherEntry, voucher.id)
+    definition = form_definition(session, voucher.form)
+    if task.kind == "whole_voucher":
+        fields = lock_fields(session, _pending_field_ids(session, voucher))
+        targets = [(f, (keys or {}).get(f.name, KeyInput())) for f in fields]
+    else:
+        (field,) = lock_fields(session, [task.field_id])
+        if field.status != "pending":
+            # Settled meanwhile (an arbiter, a re-key): this key is no longer needed.
+            close_task(task, user_id=user.id, status="cancelled")
+            return SubmitOutcome(task.id, {field.name: "already_settled"}, None)
+        targets = [(field, key or KeyInput())]
+    errors: dict[str, dict] = {}
+    recorded: list[tuple[VoucherField, str | None, bool, KeyInput]] = []
+    for field, k in targets:
+        try:
+            value, confirmed = checked_value(spec_of(definition, field), k)
+        except KeyRefusedError as exc:
+            errors[field.name] = {"code": exc.code, "message": exc.message, **exc.details}
+            continue
+        recorded.append((field, value, confirmed, k))
+    if errors:
+        if len(targets) == 1:
+            (only,) = errors.values()
+            raise KeyRefusedError(only["message"], code=only["code"], details=only)
+        raise KeyRefusedError("部分字段无效", code="invalid_values", details={"fields": errors})
+    for field, value, confirmed, k in recorded:
+        session.add(
+            EntryKey(
+                task_id=task.id,
+                voucher_id=voucher.id,
+                field_id=field.id,
+                keyer_id=user.id,
+                kind=task.kind,
+                raw=k.value if k.flag is None else None,
+                value=value,
+                flag=k.flag,
+                warning_confirmed=confirmed,
+                keystrokes=max(0, k.keystrokes),
+                duration_ms=max(0, k.duration_ms),
+                outcome="pending",
+            )
+        )
+    close_task(task, user_id=user.id)
+    session.flush()
+    actions = {f.name: str(evaluate_field(session, voucher, entry, f)) for f, *_ in recorded}
+    # The voucher row last and briefly: the audit chain head and the completion check.
+    voucher = lock_voucher(session, voucher.id)
+    if voucher.status != "awaiting_entry":
+        raise TaskClosedError("凭证已离开录入环节", details={"status": voucher.status})
+    append_event(
+        session,
+        voucher,
+        kind="entry_key_submitted",
+        actor_id=user.id,
+        details={
+            "task": task.id,
+            "kind": task.kind,
+            "fields": [f.name for f, *_ in recorded],
+            "flags": {f.name: k.flag for f, _, _, k in recorded if k.flag},
+        },
+    )
+    for f, *_ in recorded:
+        if actions[f.name] == "settle":
+            cancel_open_tasks(session, voucher, field_id=f.id)
+    if "third_key" in actions.values():
+        # Only a new task can be stranded: a submission shows nobody anything new.
+        escalate_stranded(session, voucher)
+    state = maybe_complete(session, voucher, actor_id=user.id)
+    return SubmitOutcome(task.id, actions, state)
+
+
+def _pending_field_ids(session: Session, voucher: Voucher) -> list[int]:
+    return list(
+        session.scalars(
+            select(VoucherField.id).where(
+                VoucherField.voucher_id == voucher.id, VoucherField.status == "pending"
+            )
+        )
+    )

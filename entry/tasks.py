@@ -1,0 +1,93 @@
+"""Making and closing entry tasks: keying tasks per field, whole-voucher tasks, arbitration."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.entry_models import EntryTask, VoucherEntry
+from storage.imaging_models import VoucherField
+from storage.models import Voucher, utcnow
+
+OPEN_STATES = ("open", "leased")
+
+
+def add_task(
+    session: Session,
+    voucher: Voucher,
+    *,
+    kind: str,
+    sla_due_at: datetime,
+    field: VoucherField | None = None,
+    group: str | None = None,
+) -> EntryTask:
+    task = EntryTask(
+        voucher_id=voucher.id,
+        field_id=field.id if field is not None else None,
+        kind=kind,
+        field_group=group,
+        status="open",
+        fencing_token=0,
+        sla_due_at=sla_due_at,
+        created_at=utcnow(),
+    )
+    session.add(task)
+    return task
+
+
+def close_task(task: EntryTask, *, user_id: int | None, status: str = "done") -> None:
+    task.status = status
+    task.done_at = utcnow()
+    task.done_by_id = user_id
+    task.lease_expires_at = None
+
+
+def open_tasks(
+    session: Session, voucher: Voucher, *, lock: bool = False, field_id: int | None = None
+) -> list[EntryTask]:
+    query = (
+        select(EntryTask)
+        .where(EntryTask.voucher_id == voucher.id, EntryTask.status.in_(OPEN_STATES))
+        .execution_options(populate_existing=True)
+    )
+    if field_id is not None:
+        query = query.where(EntryTask.field_id == field_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        # A task row held by a submission in flight is skipped: that submission finds its
+        # field settled and closes its own task (see entry.submission).
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return list(session.scalars(query))
+
+
+def cancel_open_tasks(session: Session, voucher: Voucher, *, field_id: int | None = None) -> int:
+    """Cancel the voucher's open tasks (of one field only when field_id is given).
+
+    The caller holds the voucher row (lock order: voucher, then task rows).
+    """
+    n = 0
+    for task in open_tasks(session, voucher, lock=True, field_id=field_id):
+        close_task(task, user_id=None, status="cancelled")
+        task.fencing_token += 1  # a holder's late submission is refused as stale
+        n += 1
+    return n
+
+
+def split_whole_to_arbitration(session: Session, voucher: Voucher, task: EntryTask) -> None:
+    """A whole-voucher key nobody may take: the arbiter decides each unsettled field instead."""
+    close_task(task, user_id=None, status="cancelled")
+    task.fencing_token += 1
+    entry = session.get(VoucherEntry, voucher.id)
+    pending = session.scalars(
+        select(VoucherField).where(
+            VoucherField.voucher_id == voucher.id, VoucherField.status == "pending"
+        )
+    ).all()
+    have = {
+        t.field_id
+        for t in open_tasks(session, voucher)
+        if t.kind == "arbitrate" and t.field_id is not None
+    }
+    for f in pending:
+        if f.id not in have:
+            add_task(session, voucher, kind="arbitrate", field=f, sla_due_at=entry.sla_due_at)
+    session.flush()

@@ -1,0 +1,1 @@
+"""Automatic verification: seal specimens and checks, payment passwords, risk flags."""
