@@ -77,7 +77,10 @@ def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  #
             "serial": voucher.serial,
             "branch_id": voucher.branch_id,
             "image_version": voucher.image_version,
-            "image_url": f"/api/vouchers/{voucher.id}/image",
+            # The deskewed form-aligned image when there is one: the field boxes fit it exactly.
+            "image_url": f"/api/vouchers/{voucher.id}/"
+            + ("registered-image" if voucher.registered_key else "image"),
+            "original_url": f"/api/vouchers/{voucher.id}/image",
             "qr_status": voucher.qr_status,
             "flags": voucher.flags,
         },

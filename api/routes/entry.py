@@ -147,7 +147,10 @@ def task_image(task_id: int, user: CurrentUser, session: SessionDep, blobs: Blob
     if task.status != "leased" or task.lease_owner_id != user.id or expires < utcnow():
         raise NotLeaseHolderError("只有持有任务的用户可以查看切片")
     voucher = session.get(Voucher, task.voucher_id, with_for_update={"key_share": True})
-    if task.field_id is None:
+    if task.field_id is None and voucher.registered_key:
+        # The deskewed image in form coordinates: the field boxes land exactly on it.
+        data, media = blobs.get_bytes(voucher.registered_key), "image/jpeg"
+    elif task.field_id is None:
         data, media = blobs.get_bytes(voucher.original_key), MEDIA[voucher.detected_format]
     else:
         field = session.get(VoucherField, task.field_id)

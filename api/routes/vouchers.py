@@ -143,3 +143,19 @@ def get_voucher_image(
         voucher.detected_format
     ]
     return Response(content=data, media_type=media, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{voucher_id}/registered-image")
+def get_registered_image(
+    voucher_id: uuid.UUID, user: Reader, session: SessionDep, blobs: BlobsDep
+) -> Response:
+    """The scan deskewed and cut to the form's frame, in form coordinates (12 px/mm)."""
+    voucher = visible_voucher(session, user, voucher_id, lock=True)
+    if not voucher.registered_key:
+        raise NotFoundError("该凭证没有校正后的图像", code="no_registered_image")
+    data = blobs.get_bytes(voucher.registered_key)
+    append_event(
+        session, voucher, kind="viewed_image", actor_id=user.id, details={"registered": True}
+    )
+    session.commit()
+    return Response(content=data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

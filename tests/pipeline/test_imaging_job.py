@@ -65,6 +65,10 @@ def test_imaging_job_classifies_slices_and_reads(client, pg_inline_env, scans) -
             if gt["qr"]["present"] and gt["qr"]["valid"] and f.qr_value is not None:
                 assert f.qr_value == gt["fields"][f.name]
         assert voucher.seal_key and blobs.exists(voucher.seal_key)
+        registered = client.get(
+            f"/api/vouchers/{voucher.id}/registered-image", headers=login(client, "supervisor1")
+        )
+        assert registered.status_code == 200 and registered.content[:3] == b"\xff\xd8\xff"
     assert total > 0 and exact / total > 0.8  # OCR accuracy is measured by bench/pipeline.py
 
 
@@ -103,6 +107,11 @@ def test_imaging_job_plain_page_goes_back_or_unclassified(client, pg_inline_env)
     )
     assert voucher.status in (VoucherStatus.RETURNED, VoucherStatus.UNCLASSIFIED)
     assert voucher.status_reason
+    missing = client.get(
+        f"/api/vouchers/{voucher.id}/registered-image", headers=login(client, "teller1")
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "no_registered_image"
 
 
 def test_imaging_job_on_services_with_rq_worker(client, service_env, start_worker, scans) -> None:  # noqa: ANN001
