@@ -1,5 +1,6 @@
 """Admin pages: users, branches, voucher types, routing and authorization rules."""
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -7,8 +8,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from api.deps import SessionDep
+from api.routes.authorization_admin import RuleOut as AuthRuleOut
+from api.routes.entry_admin import RuleOut as RoutingRuleOut
 from api.web.render import page_roles, render
 from api.web.security import require_form_csrf
+from authorization.rules import KNOWN_FLAGS
 from storage.authorization_models import AuthorizationRule
 from storage.entry_models import EntryRoutingRule
 from storage.errors import ConflictError, InvalidInputError, NotFoundError
@@ -124,10 +128,69 @@ def branch_create(
     return RedirectResponse("/admin/branches?done=created", status_code=303)
 
 
+NEW_TYPE_TEMPLATE = {
+    "form": "new_form",
+    "title": "新凭证",
+    "title_en": "New voucher",
+    "size_mm": [210, 99],
+    "serial": {"prefix": "NEW", "digits": 8},
+    "barcode": {"box": [150, 5, 55, 12]},
+    "fields": [
+        {
+            "name": "amount",
+            "label": "金额",
+            "label_box": [10, 40, 20, 8],
+            "box": [32, 40, 60, 8],
+            "type": "amount",
+            "required": True,
+        }
+    ],
+}
+
+
 @router.get("/admin/types", response_class=HTMLResponse)
 def types_page(request: Request, user: AdminPage, session: SessionDep) -> HTMLResponse:
     types = session.scalars(select(VoucherType).order_by(VoucherType.name)).all()
-    return render(request, "admin_types.html", {"types": types}, user=user)
+    return render(
+        request,
+        "admin_types.html",
+        {
+            "types": types,
+            "template_json": json.dumps(NEW_TYPE_TEMPLATE, ensure_ascii=False, indent=2),
+        },
+        user=user,
+        js_messages=("admin.",),
+    )
+
+
+@router.get("/admin/types/{name}", response_class=HTMLResponse)
+def type_page(request: Request, name: str, user: AdminPage, session: SessionDep) -> HTMLResponse:
+    row = session.get(VoucherType, name)
+    if row is None:
+        raise NotFoundError("凭证类型不存在", code="voucher_type_not_found")
+    return render(
+        request,
+        "admin_type.html",
+        {"ty": row, "definition_json": json.dumps(row.definition, ensure_ascii=False, indent=2)},
+        user=user,
+        js_messages=("admin.",),
+    )
+
+
+# Conditions are edited as JSON; the remaining properties have their own inputs.
+ROUTING_CONDITIONS = {
+    "form": None,
+    "complexity": None,
+    "region": None,
+    "min_queue_depth": None,
+    "max_queue_depth": None,
+    "min_amount": None,
+    "max_amount": None,
+    "field_policies": {},
+    "ocr_min_confidence": 0.9,
+    "qa_sample_rate": 0.1,
+}
+AUTH_CONDITIONS = {"form": None, "region": None, "min_amount": None, "flags": []}
 
 
 @router.get("/admin/rules", response_class=HTMLResponse)
@@ -139,5 +202,25 @@ def rules_page(request: Request, user: AdminPage, session: SessionDep) -> HTMLRe
         select(AuthorizationRule).order_by(AuthorizationRule.position, AuthorizationRule.id)
     ).all()
     return render(
-        request, "admin_rules.html", {"routing": routing, "auth_rules": auth_rules}, user=user
+        request,
+        "admin_rules.html",
+        {
+            "routing": routing,
+            "routing_json": {
+                r.id: RoutingRuleOut.model_validate(r, from_attributes=True).model_dump(
+                    mode="json", exclude={"updated_at"}
+                )
+                for r in routing
+            },
+            "auth_rules": auth_rules,
+            "auth_json": {
+                r.id: AuthRuleOut.model_validate(r).model_dump(mode="json") for r in auth_rules
+            },
+            "routing_conditions": ROUTING_CONDITIONS,
+            "auth_conditions": AUTH_CONDITIONS,
+            "known_flags": KNOWN_FLAGS,
+            "done": request.query_params.get("done"),
+        },
+        user=user,
+        js_messages=("admin.",),
     )
