@@ -3,6 +3,7 @@
 Only counts and user names leave here: no keyed values, no OCR text.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
@@ -14,6 +15,7 @@ from storage.imaging_models import VoucherField
 from storage.lifecycle import TERMINAL, VoucherStatus
 from storage.models import User, Voucher, VoucherEvent
 from storage.settings import Settings
+from storage.verification_models import RiskFlag
 from workers.queues import queue_depths
 
 IN_FLIGHT_SLA_MINUTES = 120  # a voucher not finished two hours after upload is overdue
@@ -144,6 +146,39 @@ def keyer_stats(session: Session, now: datetime, *, user_id: int | None = None) 
     return out
 
 
+def recent_risk_flags(session: Session, *, limit: int = 20) -> dict:
+    """Flags raised in the last 24 hours: counts by code and the newest ones with evidence."""
+    since = datetime.now(UTC) - timedelta(hours=24)
+    counts = dict(
+        session.execute(
+            select(RiskFlag.code, func.count())
+            .where(RiskFlag.created_at >= since)
+            .group_by(RiskFlag.code)
+        ).all()
+    )
+    rows = session.execute(
+        select(RiskFlag, Voucher.serial, Voucher.status)
+        .join(Voucher, Voucher.id == RiskFlag.voucher_id)
+        .where(RiskFlag.created_at >= since)
+        .order_by(RiskFlag.created_at.desc())
+        .limit(limit)
+    ).all()
+    latest = [
+        {
+            "voucher_id": str(flag.voucher_id),
+            "serial": serial,
+            "status": status,
+            "code": flag.code,
+            "severity": flag.severity,
+            "source": flag.source,
+            "evidence": json.dumps(flag.evidence, ensure_ascii=False, default=str)[:160],
+            "at": flag.created_at.isoformat(),
+        }
+        for flag, serial, status in rows
+    ]
+    return {"counts": counts, "latest": latest}
+
+
 def dashboard(session: Session, settings: Settings) -> dict:
     now = datetime.now(UTC)
     by_status = vouchers_by_status(session)
@@ -154,6 +189,7 @@ def dashboard(session: Session, settings: Settings) -> dict:
         jobs = {}
     return {
         "at": now.isoformat(),
+        "risk": recent_risk_flags(session),
         "by_status": by_status,
         "in_flight": in_flight,
         "stages": stage_depths(session),

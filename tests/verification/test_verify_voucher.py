@@ -253,3 +253,16 @@ def test_seal_job_end_to_end(
             assert "seal_manual" in flag_codes and check.reason == "grayscale_scan"
         assert v.status != VoucherStatus.AWAITING_ENTRY
     _ = io
+
+
+def test_risk_flags_show_on_supervisor_dashboard(client, pg_inline_env: dict, pg_url: str) -> None:  # noqa: ANN001
+    from tests.web.test_pages import page_login
+
+    make_voucher(pg_url, serial="TC0000000301", password="0" * 16, uploader="teller1")
+    second = make_voucher(pg_url, serial="TC0000000301", password="0" * 16, uploader="teller2")
+    run_verify(pg_url, second, request_seal=False)
+    page_login(client, "supervisor1")
+    html = client.get("/supervisor").text
+    assert 'data-testid="risk-flags"' in html
+    assert "duplicate_serial" in html and "TC0000000301" in html
+    assert "风险标记" in html
