@@ -126,3 +126,62 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2):  # noqa: AN
 
 def db_session(url: str):  # noqa: ANN201
     return get_sessionmaker(url)()
+
+
+def insert_entered_voucher(
+    session,  # noqa: ANN001
+    *,
+    uploader: str,
+    form: str,
+    serial: str,
+    values: dict[str, str],
+    field_type=lambda name: "x",  # noqa: ANN001
+    source=lambda name: "keyed",  # noqa: ANN001
+    **columns,  # noqa: ANN003
+):  # noqa: ANN201
+    """A voucher as entry leaves it (awaiting_entry, every field settled), without a scan.
+
+    For tests of what comes after entry; the caller commits.
+    """
+    import hashlib
+    import uuid
+
+    from sqlalchemy import select
+
+    from storage.imaging_models import VoucherField
+    from storage.lifecycle import VoucherStatus, move_to, start_lifecycle
+    from storage.models import User, Voucher
+
+    user = session.scalar(select(User).where(User.username == uploader))
+    voucher = Voucher(
+        branch_id=user.branch_id,
+        uploaded_by_id=user.id,
+        status=VoucherStatus.RECEIVED,
+        original_key=f"originals/test-{uuid.uuid4().hex}",
+        sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+        size_bytes=1000,
+        detected_format="png",
+        width=1600,
+        height=800,
+        form=form,
+        serial=serial,
+        **columns,
+    )
+    session.add(voucher)
+    session.flush()
+    start_lifecycle(session, voucher, actor_id=user.id)
+    move_to(session, voucher, VoucherStatus.PROCESSING, actor_id=None)
+    move_to(session, voucher, VoucherStatus.AWAITING_ENTRY, actor_id=None)
+    for name, value in values.items():
+        session.add(
+            VoucherField(
+                voucher_id=voucher.id,
+                name=name,
+                field_type=field_type(name),
+                value=value,
+                source=source(name),
+                status="settled",
+            )
+        )
+    session.flush()
+    return voucher

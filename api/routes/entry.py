@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from api.deps import BlobsDep, CurrentUser, SessionDep, require_roles
+from api.scan_checks import CONTENT_TYPES
 from entry.claims import Claim, claim_next
 from entry.errors import NotLeaseHolderError, TaskNotFoundError
 from entry.fieldtypes import FieldSpec, validate_keyed
@@ -21,7 +22,6 @@ from storage.models import User, Voucher, utcnow
 router = APIRouter(prefix="/api/entry", tags=["entry"])
 Keyer = Annotated[User, Depends(require_roles("keyer"))]
 KEYER_KINDS = ("key", "third_key", "whole_voucher")
-MEDIA = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff"}
 
 
 class FieldOut(BaseModel):
@@ -151,7 +151,7 @@ def task_image(task_id: int, user: CurrentUser, session: SessionDep, blobs: Blob
         # The deskewed image in form coordinates: the field boxes land exactly on it.
         data, media = blobs.get_bytes(voucher.registered_key), "image/jpeg"
     elif task.field_id is None:
-        data, media = blobs.get_bytes(voucher.original_key), MEDIA[voucher.detected_format]
+        data, media = blobs.get_bytes(voucher.original_key), CONTENT_TYPES[voucher.detected_format]
     else:
         field = session.get(VoucherField, task.field_id)
         if not field.slice_key:

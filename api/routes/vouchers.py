@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from api.deps import BlobsDep, SessionDep, SettingsDep, require_roles
 from api.intake import accept_upload, find_replay, request_fingerprint
 from api.multipart_stream import read_files
+from api.scan_checks import CONTENT_TYPES
 from api.schemas import EventOut, VoucherDetail, VoucherOut, VoucherPage
 from storage.audit import append_event
 from storage.errors import NotFoundError, PermissionDeniedError
@@ -131,18 +132,23 @@ def get_voucher_events(voucher_id: uuid.UUID, user: Reader, session: SessionDep)
     return timeline(session, voucher.id)
 
 
+def serve_viewed_image(
+    session, voucher: Voucher, user: User, *, data: bytes, media: str, details: dict | None = None
+) -> Response:  # noqa: ANN001
+    """Answer with an image of a voucher; viewing it is an audit event (same transaction)."""
+    append_event(session, voucher, kind="viewed_image", actor_id=user.id, details=details)
+    session.commit()
+    return Response(content=data, media_type=media, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/{voucher_id}/image")
 def get_voucher_image(
     voucher_id: uuid.UUID, user: Reader, session: SessionDep, blobs: BlobsDep
 ) -> Response:
     voucher = visible_voucher(session, user, voucher_id, lock=True)
     data = blobs.get_bytes(voucher.original_key)
-    append_event(session, voucher, kind="viewed_image", actor_id=user.id)
-    session.commit()
-    media = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff"}[
-        voucher.detected_format
-    ]
-    return Response(content=data, media_type=media, headers={"Cache-Control": "no-store"})
+    media = CONTENT_TYPES[voucher.detected_format]
+    return serve_viewed_image(session, voucher, user, data=data, media=media)
 
 
 @router.get("/{voucher_id}/registered-image")
@@ -154,8 +160,6 @@ def get_registered_image(
     if not voucher.registered_key:
         raise NotFoundError("该凭证没有校正后的图像", code="no_registered_image")
     data = blobs.get_bytes(voucher.registered_key)
-    append_event(
-        session, voucher, kind="viewed_image", actor_id=user.id, details={"registered": True}
+    return serve_viewed_image(
+        session, voucher, user, data=data, media="image/jpeg", details={"registered": True}
     )
-    session.commit()
-    return Response(content=data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,7 +1,6 @@
 """Fixtures for authorization tests: vouchers that finished entry (inserted directly, then routed
 by route_after_entry), rules, and the simulated core served by uvicorn on loopback."""
 
-import hashlib
 import threading
 import time
 import uuid
@@ -18,10 +17,8 @@ from authorization.handoff import route_after_entry
 from storage.audit import append_event
 from storage.authorization_models import AuthorizationRule
 from storage.db import session_scope
-from storage.imaging_models import VoucherField
-from storage.lifecycle import VoucherStatus, move_to, start_lifecycle
-from storage.models import User, Voucher
-from tests.support import free_port
+from storage.models import User
+from tests.support import free_port, insert_entered_voucher
 
 # Luhn-valid 16-digit account numbers
 ACCOUNT_A = "6222020000000007"
@@ -90,39 +87,17 @@ def make_entered_voucher(
     if amount is not None:
         values["amount"] = amount
     with session_scope(url) as s:
-        uploader_user = s.scalar(select(User).where(User.username == uploader))
-        v = Voucher(
-            branch_id=uploader_user.branch_id,
-            uploaded_by_id=uploader_user.id,
-            status=VoucherStatus.RECEIVED,
-            original_key=f"originals/test-{uuid.uuid4().hex}",
-            sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
-            size_bytes=1000,
-            detected_format="png",
-            width=1600,
-            height=800,
+        v = insert_entered_voucher(
+            s,
+            uploader=uploader,
             form=form,
             serial=serial,
+            values=values,
+            field_type=lambda name: "amount" if name == "amount" else "account",
+            source=lambda name: "qr" if name == "amount" and qr_status == "valid" else "keyed",
             flags=[{"code": f, "evidence": "test"} for f in flags],
             qr_status=qr_status,
         )
-        s.add(v)
-        s.flush()
-        start_lifecycle(s, v, actor_id=uploader_user.id)
-        move_to(s, v, VoucherStatus.PROCESSING, actor_id=None)
-        move_to(s, v, VoucherStatus.AWAITING_ENTRY, actor_id=None)
-        for name, value in values.items():
-            source = "qr" if name == "amount" and qr_status == "valid" else "keyed"
-            s.add(
-                VoucherField(
-                    voucher_id=v.id,
-                    name=name,
-                    field_type="amount" if name == "amount" else "account",
-                    value=value,
-                    source=source,
-                    status="settled",
-                )
-            )
         for kind, names in (("entry_key_submitted", keyers), ("entry_arbitrated", arbiters)):
             for name in names:
                 actor = s.scalar(select(User.id).where(User.username == name))

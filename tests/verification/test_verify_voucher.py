@@ -1,7 +1,6 @@
 """verify_voucher on PostgreSQL: payment passwords (pass, fail, no key), duplicates across
 branches, the seal job end to end, and flags reaching the authorization rules."""
 
-import hashlib
 import io
 import random
 import uuid
@@ -16,13 +15,13 @@ from entry.payment_password import PasswordInputs, PasswordVerdict, check_code
 from storage.authorization_models import AuthorizationRule, AuthorizationTask
 from storage.blobs import make_blob_store
 from storage.db import session_scope
-from storage.imaging_models import VoucherField
-from storage.lifecycle import VoucherStatus, move_to, start_lifecycle
+from storage.lifecycle import VoucherStatus
 from storage.models import Branch, User, Voucher
 from storage.settings import get_settings
 from storage.verification_models import PaymentKey, RiskFlag, SealCheck
 from synth.seal_cases import SealSpec, render_specimen, seal_slice_sample
 from synth.verification_cases import demo_payment_key, password_case, payment_password
+from tests.support import insert_entered_voucher
 from verification.keys import load_payment_key, set_payment_key
 from verification.run import verify_voucher
 from verification.specimens import register_specimen
@@ -41,43 +40,14 @@ def make_voucher(
     form: str = "transfer_cheque",
     amount: str = "1234.50",
 ) -> uuid.UUID:
+    values = {
+        "drawer_account": ACCOUNT,
+        "issue_date": DAY.isoformat(),
+        "amount": amount,
+        "payment_password": password,
+    }
     with session_scope(url) as s:
-        user = s.scalar(select(User).where(User.username == uploader))
-        v = Voucher(
-            branch_id=user.branch_id,
-            uploaded_by_id=user.id,
-            status=VoucherStatus.RECEIVED,
-            original_key=f"originals/t-{uuid.uuid4().hex}",
-            sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
-            size_bytes=1,
-            detected_format="png",
-            width=10,
-            height=10,
-            form=form,
-            serial=serial,
-        )
-        s.add(v)
-        s.flush()
-        start_lifecycle(s, v, actor_id=user.id)
-        move_to(s, v, VoucherStatus.PROCESSING, actor_id=None)
-        move_to(s, v, VoucherStatus.AWAITING_ENTRY, actor_id=None)
-        values = {
-            "drawer_account": ACCOUNT,
-            "issue_date": DAY.isoformat(),
-            "amount": amount,
-            "payment_password": password,
-        }
-        for name, value in values.items():
-            s.add(
-                VoucherField(
-                    voucher_id=v.id,
-                    name=name,
-                    field_type="x",
-                    value=value,
-                    source="keyed",
-                    status="settled",
-                )
-            )
+        v = insert_entered_voucher(s, uploader=uploader, form=form, serial=serial, values=values)
         s.commit()
         return v.id
 
