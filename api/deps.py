@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings, DB session, blob store, current user and role checks."""
+"""FastAPI dependencies: settings, DB session, blob store, current user and role checks.
+
+Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+thread pool, and each such hop costs a thread switch per request.
+"""
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
@@ -14,7 +18,7 @@ from storage.models import AuthSession, User
 from storage.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -26,7 +30,7 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_blobs(request: Request) -> BlobStore:
+async def get_blobs(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 
@@ -55,7 +59,7 @@ def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
 AuthDep = Annotated[tuple[AuthSession, User], Depends(get_auth)]
 
 
-def get_current_user(auth: AuthDep) -> User:
+async def get_current_user(auth: AuthDep) -> User:
     return auth[1]
 
 
@@ -63,7 +67,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_roles(*roles: str) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if not user.has_role(*roles):
             raise PermissionDeniedError(
                 "当前角色无权执行此操作", code="role_forbidden", details={"needs": list(roles)}

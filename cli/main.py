@@ -50,16 +50,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the API and pages (migrate first with `voucherflow migrate`)."""
-    import uvicorn
+    from api.server import serve as serve_app
 
-    uvicorn.run(
-        "api.app:build_default_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-    )
+    serve_app("api.app:build_default_app", host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -1,11 +1,11 @@
 """Claiming tasks: atomic, leased, fenced. Ordered by SLA deadline, then age.
 
-A claim locks the voucher row, then takes the task; a submission locks its own (leased) task,
-its field rows, and the voucher row last. Row locks are FOR NO KEY UPDATE: inserting a key,
-task or exposure takes KEY SHARE on the rows it references, which a plain FOR UPDATE would
-wait for (and deadlock on). On PostgreSQL a claim skips vouchers another
-transaction holds (FOR UPDATE SKIP LOCKED) and takes the task by compare-and-set on its
-fencing token.
+A claim finds and locks the voucher row in one statement, then leases the task; a submission
+locks its own (leased) task, its field rows, and the voucher row last. Row locks are FOR NO KEY
+UPDATE: inserting a key, task or exposure takes KEY SHARE on the rows it references, which a
+plain FOR UPDATE would wait for (and deadlock on). On PostgreSQL a claim skips vouchers another
+transaction holds (FOR UPDATE SKIP LOCKED), then leases the task with an UPDATE that re-checks,
+in a fresh snapshot, that the task is still claimable by this user and bumps its fencing token.
 """
 
 import uuid
@@ -15,18 +15,16 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, distinct, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.orm.attributes import set_committed_value
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
 from storage.audit import append_event
 from storage.db import is_postgres
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
-from storage.imaging_models import VoucherField
+from storage.imaging_models import VoucherField, VoucherType
 from storage.models import User, Voucher, utcnow
 
 LEASE_SECONDS = {"key": 120, "third_key": 120, "whole_voucher": 600, "arbitrate": 600}
-CANDIDATES = 8
 
 
 @dataclass
@@ -34,22 +32,18 @@ class Claim:
     task: EntryTask
     voucher: Voucher
     fields: list[VoucherField]  # the task's field, or every pending field (whole voucher)
+    form_version: int | None = None  # the voucher type's version, for entry.forms' cache
 
 
-@lru_cache(maxsize=16)
-def _candidates_query(kinds: tuple[str, ...], one_task: bool):  # noqa: ANN202
-    """Tasks a user may claim; the same rules as entry.eligibility.may_key, in SQL.
+def _eligible(kinds: tuple[str, ...]):  # noqa: ANN202
+    """What makes a task claimable by user `uid`: the rules of entry.eligibility.may_key, in SQL.
 
-    Built once per shape with bound parameters (uid, now, quota[, tid]), so SQLAlchemy's
-    compiled-statement cache serves every claim.
+    Every exposure probe carries the voucher id, so each is an index lookup on
+    uq_entry_exposure (voucher, user, field) whatever the keyer has seen before.
     """
     uid, now, quota = bindparam("uid"), bindparam("now"), bindparam("quota")
-    mine = EntryExposure.user_id == uid
-    same_group = exists().where(
-        mine,
-        EntryExposure.voucher_id == EntryTask.voucher_id,
-        EntryExposure.field_group == EntryTask.field_group,
-    )
+    mine = and_(EntryExposure.user_id == uid, EntryExposure.voucher_id == EntryTask.voucher_id)
+    same_group = exists().where(mine, EntryExposure.field_group == EntryTask.field_group)
     others = aliased(EntryExposure)
     committed = (
         select(func.count(distinct(others.user_id)))
@@ -60,25 +54,23 @@ def _candidates_query(kinds: tuple[str, ...], one_task: bool):  # noqa: ANN202
         .scalar_subquery()
     )
     seen_field = exists().where(mine, EntryExposure.field_id == EntryTask.field_id)
-    seen_voucher = exists().where(mine, EntryExposure.voucher_id == EntryTask.voucher_id)
+    seen_voucher = exists().where(mine)
     other_group = exists().where(
         mine,
-        EntryExposure.voucher_id == EntryTask.voucher_id,
         EntryExposure.field_group.is_not(None),
         EntryExposure.field_group != EntryTask.field_group,
     )
-    available = or_(
-        EntryTask.status == "open",
-        and_(EntryTask.status == "leased", EntryTask.lease_expires_at < now),
-    )
-    query = (
-        select(EntryTask.id, EntryTask.voucher_id)
-        .join(Voucher, Voucher.id == EntryTask.voucher_id)
-        .where(available, EntryTask.kind.in_(kinds), Voucher.uploaded_by_id != uid)
-        .order_by(EntryTask.sla_due_at, EntryTask.created_at, EntryTask.id)
-    )
+    clauses = [
+        # Stated as IN as well, so that the planner uses the partial index ix_entry_task_claimable.
+        EntryTask.status.in_(("open", "leased")),
+        or_(
+            EntryTask.status == "open",
+            and_(EntryTask.status == "leased", EntryTask.lease_expires_at < now),
+        ),
+        EntryTask.kind.in_(kinds),
+    ]
     if kinds != ("arbitrate",):
-        query = query.where(
+        clauses.append(
             or_(
                 and_(EntryTask.kind == "whole_voucher", ~seen_voucher),
                 and_(
@@ -91,11 +83,50 @@ def _candidates_query(kinds: tuple[str, ...], one_task: bool):  # noqa: ANN202
                 ),
             )
         )
-    if one_task:
-        query = query.where(EntryTask.id == bindparam("tid"))
-    else:
-        query = query.limit(CANDIDATES)
+    return and_(*clauses)
+
+
+@lru_cache(maxsize=16)
+def _next_query(kinds: tuple[str, ...], locking: bool):  # noqa: ANN202
+    """The most urgent claimable task and its voucher, the voucher row locked (PostgreSQL).
+
+    FOR NO KEY UPDATE OF voucher SKIP LOCKED with LIMIT 1: the scan passes over vouchers another
+    claim or submission holds and locks exactly one. Built once per shape with bound
+    parameters (uid, now, quota), so SQLAlchemy's compiled-statement cache serves every claim.
+    """
+    query = (
+        select(EntryTask.id, EntryTask.kind, Voucher, VoucherType.version)
+        .join(Voucher, Voucher.id == EntryTask.voucher_id)
+        .outerjoin(VoucherType, VoucherType.name == Voucher.form)
+        .where(
+            _eligible(kinds),
+            Voucher.uploaded_by_id != bindparam("uid"),
+            Voucher.status == "awaiting_entry",
+        )
+        .order_by(EntryTask.sla_due_at, EntryTask.created_at, EntryTask.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    if locking:
+        query = query.with_for_update(of=Voucher, skip_locked=True, key_share=True)
     return query
+
+
+@lru_cache(maxsize=16)
+def _lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
+    """Lease task `tid` if it is still claimable by `uid` (read afresh: the voucher is held)."""
+    return (
+        update(EntryTask)
+        .where(EntryTask.id == bindparam("tid"), _eligible(kinds))
+        .values(
+            status="leased",
+            lease_owner_id=bindparam("uid"),
+            lease_expires_at=bindparam("expires"),
+            fencing_token=EntryTask.fencing_token + 1,
+        )
+        .returning(EntryTask)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
 
 
 def _lock_voucher(session: Session, voucher_id: uuid.UUID, *, skip: bool) -> Voucher | None:
@@ -110,66 +141,38 @@ def _lock_voucher(session: Session, voucher_id: uuid.UUID, *, skip: bool) -> Vou
 def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim | None:
     """Lease the most urgent task this user may take, or None. Commits nothing (caller does)."""
     pool = load_pool(session)
-    quota = pool[1]
-    for attempt in range(3):
-        now = utcnow()
-        params = {"uid": user.id, "now": now, "quota": quota}
-        rows = session.execute(_candidates_query(kinds, False), params).all()
-        if not rows:
+    locking = is_postgres(session)
+    for _attempt in range(3):
+        params = {"uid": user.id, "now": utcnow(), "quota": pool[1]}
+        row = session.execute(_next_query(kinds, locking), params).first()
+        if row is None:
             return None
-        if attempt:
-            # Holding no other lock now, so waiting for one voucher cannot deadlock.
-            rows = rows[:1]
-        for task_id, voucher_id in rows:
-            voucher = _lock_voucher(session, voucher_id, skip=attempt == 0)
-            if voucher is None or voucher.status != "awaiting_entry":
-                continue
-            claim = _take(session, user, task_id, voucher, kinds, pool)
-            if claim is not None:
-                return claim
-        session.rollback()  # release the vouchers locked in vain before the next round
+        task_id, kind, voucher, version = row
+        claim = _take(session, user, (task_id, kind), voucher, kinds, pool)
+        if claim is not None:
+            claim.form_version = version
+            return claim
+        session.rollback()  # another claim took it between our statements: release, look again
     return None
 
 
 def _take(
     session: Session,
     user: User,
-    task_id: int,
+    found: tuple[int, str],
     voucher: Voucher,
     kinds: tuple[str, ...],
     pool: tuple[list[int], int],
 ) -> Claim | None:
+    task_id, kind = found
     now = utcnow()
-    quota = pool[1]
-    still = session.execute(
-        _candidates_query(kinds, True),
-        {"uid": user.id, "now": now, "quota": quota, "tid": task_id},
+    expires = now + timedelta(seconds=LEASE_SECONDS.get(kind, 120))
+    task = session.scalars(
+        _lease_statement(kinds),
+        {"uid": user.id, "now": now, "quota": pool[1], "tid": task_id, "expires": expires},
     ).first()
-    if still is None:
+    if task is None:
         return None
-    task = session.get(EntryTask, task_id, populate_existing=True)
-    old_token = task.fencing_token
-    expires = now + timedelta(seconds=LEASE_SECONDS.get(task.kind, 120))
-    result = session.execute(
-        update(EntryTask)
-        .where(EntryTask.id == task_id, EntryTask.fencing_token == old_token)
-        .values(
-            status="leased",
-            lease_owner_id=user.id,
-            lease_expires_at=expires,
-            fencing_token=old_token + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    for attr, value in (
-        ("status", "leased"),
-        ("lease_owner_id", user.id),
-        ("lease_expires_at", expires),
-        ("fencing_token", old_token + 1),
-    ):
-        set_committed_value(task, attr, value)
     fields = _task_fields(session, task)
     record_exposure(
         session, voucher.id, user.id, [(f.id, task.field_group) for f in _exposed(session, task)]
@@ -206,17 +209,51 @@ def _exposed(session: Session, task: EntryTask) -> list[VoucherField]:
     )
 
 
+@dataclass(frozen=True)
+class LockedTask:
+    task: EntryTask
+    entry: VoucherEntry | None
+    form: str | None
+    form_version: int | None
+
+
+def lock_submitted_task(session: Session, task_id: int, user: User, token: int) -> LockedTask:
+    """lock_leased_task, reading the voucher's entry and form (and its version) in one query."""
+    query = (
+        select(EntryTask, VoucherEntry, Voucher.form, VoucherType.version)
+        .join(Voucher, Voucher.id == EntryTask.voucher_id)
+        .outerjoin(VoucherEntry, VoucherEntry.voucher_id == EntryTask.voucher_id)
+        .outerjoin(VoucherType, VoucherType.name == Voucher.form)
+        .where(EntryTask.id == task_id)
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(of=EntryTask, key_share=True)
+    row = session.execute(query).first()
+    if row is None:
+        raise TaskNotFoundError("任务不存在")
+    _check_lease(row[0], user, token)
+    return LockedTask(*row)
+
+
 def lock_leased_task(session: Session, task_id: int, user: User, token: int) -> EntryTask:
     """The task row, locked and checked to be leased to this user under this token.
 
-    A submission locks task, then its field rows, and the voucher row only at the end (audit
-    event, completion), so keys of different fields of one voucher overlap.
+    A submission locks task, then its field rows, and the voucher row only after its keys are
+    recorded (comparison, audit event, completion), so keys of different fields of one voucher
+    overlap.
     """
     task = session.get(
         EntryTask, task_id, populate_existing=True, with_for_update={"key_share": True}
     )
     if task is None:
         raise TaskNotFoundError("任务不存在")
+    _check_lease(task, user, token)
+    return task
+
+
+def _check_lease(task: EntryTask, user: User, token: int) -> None:
+    task_id = task.id
     if task.fencing_token != token:
         raise StaleTokenError("任务已被重新分配，提交被拒绝", details={"task": task_id})
     if task.status != "leased":
@@ -228,7 +265,6 @@ def lock_leased_task(session: Session, task_id: int, user: User, token: int) -> 
         expires = expires.replace(tzinfo=utcnow().tzinfo)
     if expires < utcnow():
         raise LeaseLostError("任务租约已过期", details={"task": task_id})
-    return task
 
 
 def lock_voucher(session: Session, voucher_id: uuid.UUID) -> Voucher:

@@ -6,12 +6,27 @@ from entry.field_spec import FieldSpec
 from storage.builtin_forms import load_builtin_forms
 from storage.imaging_models import VoucherField, VoucherType
 
+# (form, version) -> definition. Every edit of a voucher type bumps its version, so an entry
+# never goes stale; callers read definitions and never change them.
+_BY_VERSION: dict[tuple[str, int], dict] = {}
 
-def form_definition(session: Session, form: str | None) -> dict:
-    """The form's JSON definition; an unknown form yields an empty definition (no checks)."""
+
+def form_definition(session: Session, form: str | None, *, version: int | None = None) -> dict:
+    """The form's JSON definition; an unknown form yields an empty definition (no checks).
+
+    A caller that already read the voucher type's version (joined into its own query) passes
+    it, and a definition seen before at that version costs no query.
+    """
+    if form and version is not None:
+        hit = _BY_VERSION.get((form, version))
+        if hit is not None:
+            return hit
     if form:
         row = session.get(VoucherType, form)
         if row is not None:
+            if len(_BY_VERSION) > 256:
+                _BY_VERSION.clear()
+            _BY_VERSION[(form, row.version)] = row.definition
             return row.definition
         builtin = load_builtin_forms().get(form)
         if builtin is not None:

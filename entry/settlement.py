@@ -54,7 +54,6 @@ def evaluate_field(
     verdict = judge(ballots, humans_needed=needed)
     if verdict.action == Action.WAIT:
         return verdict.action
-    pending = [t for t in open_tasks(session, voucher) if t.field_id == field.id]
     if verdict.action == Action.SETTLE:
         settle_field(field, token_value(verdict.token), source="keyed")
         by_id = {k.id: k for k in keys}
@@ -64,8 +63,8 @@ def evaluate_field(
             by_id[kid].outcome = "lost"
         # Other open tasks of the field are cancelled by the caller once it holds the voucher
         # row: locking task rows before the voucher row could deadlock with a claim.
-    elif verdict.action == Action.THIRD_KEY and not any(
-        t.kind in ("third_key", "arbitrate") for t in pending
+    elif verdict.action == Action.THIRD_KEY and not _has_open(
+        session, voucher, field, ("third_key", "arbitrate")
     ):
         group = _group_of_field_tasks(session, field) if entry.mode == EntryMode.SLICE else None
         add_task(
@@ -76,10 +75,17 @@ def evaluate_field(
             group=group,
             sla_due_at=entry.sla_due_at,
         )
-    elif verdict.action == Action.ARBITRATE and not any(t.kind == "arbitrate" for t in pending):
+    elif verdict.action == Action.ARBITRATE and not _has_open(
+        session, voucher, field, ("arbitrate",)
+    ):
         add_task(session, voucher, kind="arbitrate", field=field, sla_due_at=entry.sla_due_at)
     session.flush()
     return verdict.action
+
+
+def _has_open(session: Session, voucher: Voucher, field: VoucherField, kinds: tuple) -> bool:
+    """Whether the field already has an open (or leased) task of one of these kinds."""
+    return any(t.field_id == field.id and t.kind in kinds for t in open_tasks(session, voucher))
 
 
 def _group_of_field_tasks(session: Session, field: VoucherField) -> str | None:

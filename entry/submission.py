@@ -4,12 +4,13 @@ A value failing its type check is refused with the specific message (the lease s
 warning (check digit) needs `confirm_warning`. Event details never carry the keyed value.
 """
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from entry.claims import lock_fields, lock_leased_task, lock_voucher
+from entry.claims import lock_fields, lock_submitted_task, lock_voucher
 from entry.completion import maybe_complete
 from entry.eligibility import escalate_stranded
 from entry.errors import KeyRefusedError, TaskClosedError
@@ -18,9 +19,9 @@ from entry.forms import form_definition, spec_of
 from entry.settlement import evaluate_field
 from entry.tasks import cancel_open_tasks, close_task
 from storage.audit import append_event
-from storage.entry_models import EntryKey, VoucherEntry
+from storage.entry_models import EntryKey
 from storage.imaging_models import VoucherField
-from storage.models import User, Voucher
+from storage.models import User
 
 FLAGS = ("illegible", "blank")
 
@@ -73,14 +74,13 @@ def submit_task(
     keys: dict[str, KeyInput] | None = None,
 ) -> SubmitOutcome:
     """Record a keyer's key(s) for a leased task and act on the comparison. Caller commits."""
-    task = lock_leased_task(session, task_id, user, token)
+    locked = lock_submitted_task(session, task_id, user, token)
+    task, entry = locked.task, locked.entry
     if task.kind == "arbitrate":
         raise TaskClosedError("仲裁任务请使用仲裁接口", code="wrong_endpoint")
-    voucher = session.get(Voucher, task.voucher_id)
-    entry = session.get(VoucherEntry, voucher.id)
-    definition = form_definition(session, voucher.form)
+    definition = form_definition(session, locked.form, version=locked.form_version)
     if task.kind == "whole_voucher":
-        fields = lock_fields(session, _pending_field_ids(session, voucher))
+        fields = lock_fields(session, _pending_field_ids(session, task.voucher_id))
         targets = [(f, (keys or {}).get(f.name, KeyInput())) for f in fields]
     else:
         (field,) = lock_fields(session, [task.field_id])
@@ -107,7 +107,7 @@ def submit_task(
         session.add(
             EntryKey(
                 task_id=task.id,
-                voucher_id=voucher.id,
+                voucher_id=task.voucher_id,
                 field_id=field.id,
                 keyer_id=user.id,
                 kind=task.kind,
@@ -122,11 +122,11 @@ def submit_task(
         )
     close_task(task, user_id=user.id)
     session.flush()
-    actions = {f.name: str(evaluate_field(session, voucher, entry, f)) for f, *_ in recorded}
-    # The voucher row last and briefly: the audit chain head and the completion check.
-    voucher = lock_voucher(session, voucher.id)
+    # The voucher row last: comparison, the audit chain head and the completion check.
+    voucher = lock_voucher(session, task.voucher_id)
     if voucher.status != "awaiting_entry":
         raise TaskClosedError("凭证已离开录入环节", details={"status": voucher.status})
+    actions = {f.name: str(evaluate_field(session, voucher, entry, f)) for f, *_ in recorded}
     append_event(
         session,
         voucher,
@@ -145,15 +145,18 @@ def submit_task(
     if "third_key" in actions.values():
         # Only a new task can be stranded: a submission shows nobody anything new.
         escalate_stranded(session, voucher)
-    state = maybe_complete(session, voucher, actor_id=user.id)
+    state = None
+    if "settle" in actions.values():
+        # Only a settlement can finish the voucher: a field still waiting keeps it in entry.
+        state = maybe_complete(session, voucher, actor_id=user.id)
     return SubmitOutcome(task.id, actions, state)
 
 
-def _pending_field_ids(session: Session, voucher: Voucher) -> list[int]:
+def _pending_field_ids(session: Session, voucher_id: uuid.UUID) -> list[int]:
     return list(
         session.scalars(
             select(VoucherField.id).where(
-                VoucherField.voucher_id == voucher.id, VoucherField.status == "pending"
+                VoucherField.voucher_id == voucher_id, VoucherField.status == "pending"
             )
         )
     )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,7 +90,19 @@ class EntryTask(Base):
     """A unit of keying work with a lease: one field slice, or a whole voucher, or arbitration."""
 
     __tablename__ = "entry_task"
-    __table_args__ = (Index("ix_entry_task_queue", "status", "sla_due_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_entry_task_queue", "status", "sla_due_at", "created_at"),
+        # The claim walks this in queue order and stops at the first task the keyer may take,
+        # instead of judging every open task and sorting them (migration 0006).
+        Index(
+            "ix_entry_task_claimable",
+            "sla_due_at",
+            "created_at",
+            "id",
+            postgresql_where=text("status IN ('open', 'leased')"),
+            sqlite_where=text("status IN ('open', 'leased')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     voucher_id: Mapped[uuid.UUID] = mapped_column(

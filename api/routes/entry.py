@@ -99,7 +99,7 @@ def field_out(spec: FieldSpec) -> FieldOut:
 
 
 def task_out(session, claim: Claim, *, base: str = "/api/entry") -> TaskOut:  # noqa: ANN001
-    definition = form_definition(session, claim.voucher.form)
+    definition = form_definition(session, claim.voucher.form, version=claim.form_version)
     return TaskOut(
         id=claim.task.id,
         kind=claim.task.kind,
