@@ -68,6 +68,7 @@ class Options:
     seed: int = 7
     keep_db: bool = False
     timeout_s: float = 900
+    think_ms: float = 0  # mean time a keyer takes to key a slice (uniform 0.5x..1.5x)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Stats:
     misreadings: int = 0
     server_cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
     first_at: float | None = None
     last_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -326,6 +328,8 @@ def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
         values[f["name"]] = (
             {"value": keyed, "keystrokes": len(keyed) + 1} if keyed else {"flag": "blank"}
         )
+    if opts.think_ms:
+        time.sleep(opts.think_ms / 1000 * sim.rng.uniform(0.5, 1.5))  # keying the value
     t1 = time.perf_counter()
     status = _submit(client, task, values, truth, vid, stats)
     t_submit = time.perf_counter() - t1
@@ -442,6 +446,9 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "postgres_cpu_ms_per_next_submit": (
             round(1000 * stats.pg_cpu_s / stats.submissions, 1) if stats.submissions else None
         ),
+        "simulated_keyers_cpu_ms_per_next_submit": (
+            round(1000 * stats.client_cpu_s / stats.submissions, 1) if stats.submissions else None
+        ),
         "tasks_handed_out_twice_client": dup,
         "claims_with_same_token_server": claimed_twice,
         "wall_s": round(wall, 1),
@@ -450,7 +457,8 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
     out.print(
         f"  keyers {opts.keyers}, arbiters {opts.arbiters}, p={opts.error_rate}, "
         f"correlated share {opts.correlated}, QR share {opts.qr_share}, "
-        f"forms {', '.join(opts.forms)}, uvicorn workers {opts.workers}, "
+        f"forms {', '.join(opts.forms)}, API processes {opts.workers}, "
+        f"keying time per slice {opts.think_ms:.0f} ms (mean), "
         f"OCR+one for names: {opts.ocr_all_types}"
     )
     for k, v in figures.items():
@@ -494,6 +502,7 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
             threading.Thread(target=arbiter_loop, args=(client, url, truth, done), daemon=True)
             for client in arbiters
         ]
+        client_cpu_at_start = time.process_time()
         cpu_at_start = server_cpu_seconds(server.pid)
         pg_at_start = pg_backend_cpu(name)
         start = time.perf_counter()
@@ -514,6 +523,7 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         done.set()
         wall = time.perf_counter() - start
         stats.server_cpu_s = server_cpu_seconds(server.pid) - cpu_at_start
+        stats.client_cpu_s = time.process_time() - client_cpu_at_start
         stats.pg_cpu_s = sum(
             cpu - pg_at_start.get(pid, 0.0) for pid, cpu in pg_backend_cpu(name).items()
         )
@@ -589,6 +599,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--keep-db", action="store_true")
     p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds of keying")
+    p.add_argument(
+        "--think-ms", type=float, default=d.think_ms, help="mean keying time per slice (ms)"
+    )
     a = p.parse_args(argv)
     return Options(
         vouchers=a.vouchers,
@@ -603,6 +616,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         seed=a.seed,
         keep_db=a.keep_db,
         timeout_s=a.timeout,
+        think_ms=a.think_ms,
     )
 
 

@@ -3,10 +3,11 @@ uvicorn workers stay within the shared PostgreSQL's connection budget (a request
 database connection from authentication to the response)."""
 
 import asyncio
+import os
 
 from api.app import build_default_app
 
-IN_FLIGHT = 10
+IN_FLIGHT = int(os.environ.get("VOUCHERFLOW_BENCH_IN_FLIGHT", "10"))  # threads: api_threads
 
 
 def build_bench_app():  # noqa: ANN201
