@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
-from storage.audit import append_event
+from storage.audit import append_event_now
 from storage.db import is_postgres
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField, VoucherType
@@ -177,7 +177,7 @@ def _take(
     record_exposure(
         session, voucher.id, user.id, [(f.id, task.field_group) for f in _exposed(session, task)]
     )
-    append_event(
+    append_event_now(
         session,
         voucher,
         kind="entry_task_claimed",

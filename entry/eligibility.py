@@ -7,7 +7,7 @@ eligible is left for becomes an arbitration task instead of waiting forever.
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from entry.tasks import split_whole_to_arbitration
@@ -84,11 +84,22 @@ def record_exposure(
     session: Session, voucher_id: uuid.UUID, user_id: int, fields: list[tuple[int, str | None]]
 ) -> None:
     """Note what a claim shows the user. The claim query guarantees none of it was seen before."""
-    for fid, group in fields:
-        session.add(
-            EntryExposure(voucher_id=voucher_id, user_id=user_id, field_id=fid, field_group=group)
-        )
-    session.flush()
+    if not fields:
+        return
+    at = utcnow()
+    session.execute(
+        insert(EntryExposure),
+        [
+            {
+                "voucher_id": voucher_id,
+                "user_id": user_id,
+                "field_id": fid,
+                "field_group": g,
+                "at": at,
+            }
+            for fid, g in fields
+        ],
+    )
 
 
 def _nobody_can_be_stranded(

@@ -7,7 +7,7 @@ warning (check digit) needs `confirm_warning`. Event details never carry the key
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from entry.claims import lock_fields, lock_submitted_task, lock_voucher
@@ -18,10 +18,10 @@ from entry.fieldtypes import validate_keyed
 from entry.forms import form_definition, spec_of
 from entry.settlement import evaluate_field
 from entry.tasks import cancel_open_tasks, close_task
-from storage.audit import append_event
+from storage.audit import append_event_now
 from storage.entry_models import EntryKey
 from storage.imaging_models import VoucherField
-from storage.models import User
+from storage.models import User, utcnow
 
 FLAGS = ("illegible", "blank")
 
@@ -103,22 +103,28 @@ def submit_task(
             (only,) = errors.values()
             raise KeyRefusedError(only["message"], code=only["code"], details=only)
         raise KeyRefusedError("部分字段无效", code="invalid_values", details={"fields": errors})
-    for field, value, confirmed, k in recorded:
-        session.add(
-            EntryKey(
-                task_id=task.id,
-                voucher_id=task.voucher_id,
-                field_id=field.id,
-                keyer_id=user.id,
-                kind=task.kind,
-                raw=k.value if k.flag is None else None,
-                value=value,
-                flag=k.flag,
-                warning_confirmed=confirmed,
-                keystrokes=max(0, k.keystrokes),
-                duration_ms=max(0, k.duration_ms),
-                outcome="pending",
-            )
+    now = utcnow()
+    if recorded:
+        session.execute(
+            insert(EntryKey),
+            [
+                {
+                    "task_id": task.id,
+                    "voucher_id": task.voucher_id,
+                    "field_id": field.id,
+                    "keyer_id": user.id,
+                    "kind": task.kind,
+                    "raw": k.value if k.flag is None else None,
+                    "value": value,
+                    "flag": k.flag,
+                    "warning_confirmed": confirmed,
+                    "keystrokes": max(0, k.keystrokes),
+                    "duration_ms": max(0, k.duration_ms),
+                    "outcome": "pending",
+                    "keyed_at": now,
+                }
+                for field, value, confirmed, k in recorded
+            ],
         )
     close_task(task, user_id=user.id)
     session.flush()
@@ -127,7 +133,7 @@ def submit_task(
     if voucher.status != "awaiting_entry":
         raise TaskClosedError("凭证已离开录入环节", details={"status": voucher.status})
     actions = {f.name: str(evaluate_field(session, voucher, entry, f)) for f, *_ in recorded}
-    append_event(
+    append_event_now(
         session,
         voucher,
         kind="entry_key_submitted",
