@@ -18,7 +18,11 @@ COPY authorization ./authorization
 COPY storage ./storage
 COPY synth ./synth
 COPY cli ./cli
+COPY verification ./verification
 RUN pip install --no-cache-dir .
+# The leaner recognizer graph (imaging/rec_model.py), built once into the image.
+ENV VOUCHERFLOW_MODEL_CACHE=/opt/voucherflow/models
+RUN python -m imaging.rec_model
 
 RUN useradd --system --uid 10001 voucherflow
 USER voucherflow

@@ -39,6 +39,9 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+EXIF_ORIENTATION = 0x0112
+
+
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageError("corrupt_image", "zero-sized image")
@@ -91,7 +94,9 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
                     if total > max_pixels * MAX_PAGES:
                         raise ImageError("too_many_pixels", "pages exceed the pixel budget")
                     frame.load()  # a truncated file fails here, not later
-                    upright = ImageOps.exif_transpose(frame)
+                    # exif_transpose copies the whole page even when there is nothing to turn.
+                    turned = frame.getexif().get(EXIF_ORIENTATION, 1) not in (1, None)
+                    upright = ImageOps.exif_transpose(frame) if turned else frame
                     pages.append(_to_rgb(upright))
         except ImageError:
             raise

@@ -1,5 +1,6 @@
-"""OCR of the field slices of one voucher: per-type preprocessing, engine routing, batching
-(one tesseract process per voucher) and calibrated confidences."""
+"""OCR of the field slices of one voucher: per-type preprocessing, engine routing (PP-OCR for
+every type, tesseract's cross-check only on unsure digit readings), batching and calibrated
+confidences."""
 
 import re
 import unicodedata
@@ -7,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
 from imaging.ocr_checks import CAPITAL_DIGITS, is_plausible
@@ -21,6 +21,9 @@ HIGH_CONFIDENCE = 0.95
 IMPLAUSIBLE_CAP = 0.30
 # Two engines disagreeing, or geometry contradicting a choice: keep the value, not the trust.
 DISAGREEMENT_CAP = 0.50
+# A digit-type reading from PP-OCR at or above this confidence (and of the right shape) is
+# taken without tesseract's cross-check; below it, both engines must agree (merge_readings).
+CROSS_CHECK_BELOW = 0.99
 # Ink is scaled to this height (px) before either engine sees it; PP-OCR then works at 48.
 TARGET_HEIGHT = 40
 PAD_PX = 12
@@ -69,8 +72,9 @@ NUMERAL_VARIANTS = {
     "万": "萬", "亿": "億", "元": "圆圓", "整": "正",
 }  # fmt: skip
 
-# PP-OCRv4 reads every type (measured best on all of them); the digit types are read by
-# tesseract too, in one batched process per voucher, and the two must agree to be trusted.
+# PP-OCRv4 reads every type (measured best on all of them). A digit type is read by tesseract
+# too (in-process) when PP-OCR is below CROSS_CHECK_BELOW or its reading is misshapen; then
+# the two must agree to be trusted.
 SETTINGS: dict[str, TypeSettings] = {
     "account": TypeSettings(Engine.BOTH, "eng", DIGITS),
     "digits": TypeSettings(Engine.BOTH, "eng", DIGITS),
@@ -141,7 +145,7 @@ def read_rapid(
     todo = [i for i, p in enumerate(prepared) if not p.blank]
     if not todo:
         return results
-    images = [cv2.cvtColor(prepared[i].gray, cv2.COLOR_GRAY2BGR) for i in todo]
+    images = [prepared[i].gray for i in todo]
     read = get_rapid_recognizer().recognize(
         images,
         [settings[i].alphabet for i in todo],
@@ -212,6 +216,15 @@ def merge_readings(
     return text, min(conf, DISAGREEMENT_CAP)
 
 
+def needs_cross_check(request: OcrRequest, text: str, conf: float) -> bool:
+    """Whether a PP-OCR reading of a digit field still needs tesseract's second reading: it
+    is not sure enough alone, or it does not have the shape of its type."""
+    if conf < CROSS_CHECK_BELOW:
+        return True
+    cleaned = clean_text(request.field_type, text)
+    return not is_plausible(request.field_type, cleaned, request.length, request.choices)
+
+
 def finish_reading(request: OcrRequest, text: str, conf: float) -> tuple[str, float]:
     text = clean_text(request.field_type, text)
     if not is_plausible(request.field_type, text, request.length, request.choices):
@@ -230,16 +243,19 @@ def ocr_slices(
     settings = [settings_for(r) for r in requests]
     engines = [engine or s.engine for s in settings]
     prepared = [prepare_slice(r.image, TARGET_HEIGHT, PAD_PX) for r in requests]
-    tess_idx = [i for i, e in enumerate(engines) if e in (Engine.TESSERACT, Engine.BOTH)]
     rapid_idx = [i for i, e in enumerate(engines) if e in (Engine.RAPIDOCR, Engine.BOTH)]
-    tess_read = read_tesseract([prepared[i] for i in tess_idx], [settings[i] for i in tess_idx])
     rapid_read = read_rapid(
         [prepared[i] for i in rapid_idx],
         [settings[i] for i in rapid_idx],
         [requests[i] for i in rapid_idx],
     )
-    tess = dict(zip(tess_idx, tess_read, strict=True))
     rapid = dict(zip(rapid_idx, rapid_read, strict=True))
+    for i in rapid_idx:
+        if engines[i] is Engine.BOTH and not needs_cross_check(requests[i], *rapid[i]):
+            engines[i] = Engine.RAPIDOCR  # sure and well-shaped alone: no second reading
+    tess_idx = [i for i, e in enumerate(engines) if e in (Engine.TESSERACT, Engine.BOTH)]
+    tess_read = read_tesseract([prepared[i] for i in tess_idx], [settings[i] for i in tess_idx])
+    tess = dict(zip(tess_idx, tess_read, strict=True))
     readings: dict[str, OcrReading] = {}
     for i, request in enumerate(requests):
         if engines[i] is Engine.BOTH:

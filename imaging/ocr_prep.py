@@ -86,14 +86,46 @@ def find_rules(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vert_len = max(15, int((bottom - top) * LINE_MIN_FRACTION_V))
     vert_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, vert_len))
     vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, vert_kernel)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
+    n, labels = cv2.connectedComponents(vert, connectivity=8)
     if n <= 1:
         return horiz, vert
-    y0 = stats[:, cv2.CC_STAT_TOP]
-    y1 = y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    y0, _, y1, _ = component_extents(labels, n)
     anchored = (y0 <= top + RULE_TOUCH_PX) | (y1 >= bottom - RULE_TOUCH_PX)
     anchored[0] = False
     return horiz, np.where(anchored[labels], 255, 0).astype(np.uint8)
+
+
+def ink_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the non-zero pixels; cv2.findNonZero is ~5x np.nonzero here."""
+    if mask.dtype != np.uint8:
+        mask = (mask != 0).view(np.uint8)
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    points = points.reshape(-1, 2)  # (N, 1, 2) in OpenCV 4, (N, 2) in 5
+    return points[:, 1].astype(np.intp), points[:, 0].astype(np.intp)
+
+
+def component_extents(
+    labels: np.ndarray, n: int, points: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per label: top row, left column, bottom row + 1, right column + 1 (label 0 included).
+    `points` are the labelled pixels when the caller has them already (ink_points).
+
+    connectedComponentsWithStats costs ~5x the labelling itself (0.6 ms per slice with
+    OpenCV 5); the ink is a small share of a slice, so reducing over its pixels is cheaper.
+    """
+    ys, xs = ink_points(labels) if points is None else points
+    lab = labels[ys, xs]
+    top = np.full(n, labels.shape[0], np.int64)
+    left = np.full(n, labels.shape[1], np.int64)
+    bottom = np.zeros(n, np.int64)
+    right = np.zeros(n, np.int64)
+    np.minimum.at(top, lab, ys)
+    np.minimum.at(left, lab, xs)
+    np.maximum.at(bottom, lab, ys + 1)
+    np.maximum.at(right, lab, xs + 1)
+    return top, left, bottom, right
 
 
 def cell_interior(horiz: np.ndarray, vert: np.ndarray) -> tuple[int, int, int, int]:
@@ -113,14 +145,21 @@ def cell_interior(horiz: np.ndarray, vert: np.ndarray) -> tuple[int, int, int, i
 def keep_text_components(ink: np.ndarray, interior: tuple[int, int, int, int]) -> np.ndarray:
     """Glyph components centred inside the cell; dust and rule slivers dropped."""
     left, top, right, bottom = interior
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    keep = np.zeros(n, dtype=bool)
-    for i in range(1, n):
-        _, _, bw, bh, area = stats[i]
-        cx, cy = centroids[i]
-        if area < MIN_COMPONENT_AREA or min(bw, bh) <= 2 and max(bw, bh) > 6 * min(bw, bh):
-            continue
-        keep[i] = left < cx < right and top < cy < bottom
+    n, labels = cv2.connectedComponents(ink, connectivity=8)
+    if n <= 1:
+        return np.zeros_like(ink)
+    ys, xs = ink_points(ink)
+    lab = labels[ys, xs]
+    area = np.bincount(lab, minlength=n)
+    cx = np.bincount(lab, weights=xs, minlength=n) / np.maximum(area, 1)
+    cy = np.bincount(lab, weights=ys, minlength=n) / np.maximum(area, 1)
+    y0, x0, y1, x1 = component_extents(labels, n, (ys, xs))
+    bw, bh = x1 - x0, y1 - y0
+    thin, long = np.minimum(bw, bh), np.maximum(bw, bh)
+    sliver = (thin <= 2) & (long > 6 * thin)
+    keep = (area >= MIN_COMPONENT_AREA) & ~sliver
+    keep &= (left < cx) & (cx < right) & (top < cy) & (cy < bottom)
+    keep[0] = False
     return np.where(keep[labels], 255, 0).astype(np.uint8)
 
 
@@ -128,7 +167,7 @@ def crop_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1) of the ink, or None when there is too little ink."""
     if int(np.count_nonzero(ink)) < MIN_INK_PIXELS:
         return None
-    ys, xs = np.nonzero(ink)
+    ys, xs = ink_points(ink)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 

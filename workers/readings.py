@@ -28,7 +28,8 @@ class FieldReading:
 
 
 def ocr_callback(slices: dict[str, np.ndarray], layout: FormLayout) -> dict[str, Any]:
-    """One OCR batch per voucher (one tesseract process, one recognizer pass)."""
+    """One OCR call per voucher: recognizer runs batched by input width, tesseract only for
+    unsure digit readings (imaging.ocr.ocr_slices)."""
     requests = [
         OcrRequest(
             key=f.name, image=slices[f.name], field_type=f.type, length=f.length, choices=f.choices

@@ -7,10 +7,12 @@ from PIL import Image, ImageDraw
 
 from entry.fieldtypes import FieldSpec, canonicalize_ocr
 from imaging.ocr import (
+    CROSS_CHECK_BELOW,
     HIGH_CONFIDENCE,
     IMPLAUSIBLE_CAP,
     OcrReading,
     OcrRequest,
+    needs_cross_check,
     ocr_slices,
 )
 from imaging.ocr_engines import run_tesseract_batch
@@ -202,3 +204,35 @@ def test_run_tesseract_batch_keeps_page_order():
     results = run_tesseract_batch(images, "eng", 7, "0123456789")
     assert [text for text, _ in results] == ["111", "2222", "30303"]
     assert all(0.0 <= conf <= 1.0 for _, conf in results)
+
+
+def test_needs_cross_check_only_for_unsure_or_misshapen_readings():
+    request = OcrRequest("tel", np.zeros((1, 1), np.uint8), "phone")
+    assert not needs_cross_check(request, "13812345678", CROSS_CHECK_BELOW)
+    assert needs_cross_check(request, "13812345678", CROSS_CHECK_BELOW - 0.01)
+    assert needs_cross_check(request, "1381234567", 1.0)  # ten digits is no phone number
+
+
+def test_ocr_slices_runs_tesseract_only_on_unsure_digit_readings(monkeypatch):
+    import imaging.ocr as ocr_module
+
+    seen: list[int] = []
+    real = ocr_module.read_tesseract
+
+    def counting(prepared, settings):
+        seen.append(len(prepared))
+        return real(prepared, settings)
+
+    monkeypatch.setattr(ocr_module, "read_tesseract", counting)
+    sure = OcrRequest("tel", render_slice("13812345678"), "phone")
+    readings = ocr_slices([sure, OcrRequest("payee", render_slice("王小明"), "name")])
+    assert readings["tel"].text == "13812345678"
+    assert readings["tel"].engine == "rapidocr"  # sure alone: no second engine
+    assert readings["tel"].confidence >= HIGH_CONFIDENCE
+    assert seen == [0]
+    monkeypatch.setattr(ocr_module, "CROSS_CHECK_BELOW", 1.01)  # force the cross-check
+    seen.clear()
+    readings = ocr_slices([sure])
+    assert readings["tel"].engine == "rapidocr+tesseract"
+    assert readings["tel"].text == "13812345678"
+    assert seen == [1]

@@ -1,0 +1,147 @@
+"""The recognizer's input batching and its once-rewritten graph (imaging/rec_model.py)."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from imaging.ocr_engines import (
+    RapidRecognizer,
+    frame_count,
+    get_rapid_recognizer,
+    pad_batch,
+    rec_input,
+    width_groups,
+)
+from imaging.rec_model import optimized_model_path, rewrite_graph, source_model_path
+
+
+def _session(model) -> ort.InferenceSession:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _conv_affine_hswish_model() -> onnx.ModelProto:
+    """x -> Conv -> Mul(a) -> Add(c) -> [Add 3, Clip 0..6, Mul, Div 6] -> y: the block the
+    exported PP-OCRv4 graph repeats."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.normal(size=4).astype(np.float32), "B"),
+        numpy_helper.from_array(np.array(1.7, np.float32), "a"),
+        numpy_helper.from_array(np.array(-0.4, np.float32), "c"),
+        numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(6.0, np.float32), "six"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "W", "B"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["a", "conv"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "c"], ["affine"]),
+        helper.make_node("Add", ["affine", "three"], ["plus3"]),
+        helper.make_node("Clip", ["plus3", "zero", "six"], ["clipped"]),
+        helper.make_node("Mul", ["affine", "clipped"], ["prod"]),
+        helper.make_node("Div", ["prod", "six"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "block",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 16])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
+def test_rewrite_graph_folds_affine_and_fuses_hardswish_without_changing_output():
+    model = _conv_affine_hswish_model()
+    x = np.random.default_rng(1).normal(scale=3, size=(1, 3, 8, 16)).astype(np.float32)
+    before = _session(model).run(None, {"x": x})[0]
+    counts = rewrite_graph(model)
+    onnx.checker.check_model(model)
+    assert counts == {"conv_affine_folded": 1, "hardswish_fused": 1}
+    assert [n.op_type for n in model.graph.node] == ["Conv", "HardSwish"]
+    assert {i.name for i in model.graph.initializer} == {n for n in model.graph.node[0].input[1:]}
+    np.testing.assert_allclose(_session(model).run(None, {"x": x})[0], before, atol=1e-5)
+
+
+def test_rewrite_graph_leaves_a_conv_with_a_non_scalar_scale_alone():
+    model = _conv_affine_hswish_model()
+    a = next(i for i in model.graph.initializer if i.name == "a")
+    a.CopyFrom(numpy_helper.from_array(np.full((1, 4, 1, 1), 1.7, np.float32), "a"))
+    counts = rewrite_graph(model)
+    assert counts["conv_affine_folded"] == 0
+    assert counts["hardswish_fused"] == 1
+
+
+def test_optimized_model_matches_the_shipped_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(tmp_path))
+    path = optimized_model_path()
+    assert path.parent == tmp_path and path.exists()
+    assert optimized_model_path() == path  # cached, not rebuilt
+    x = np.random.default_rng(2).uniform(-1, 1, size=(2, 3, 48, 200)).astype(np.float32)
+    original = ort.InferenceSession(str(source_model_path()), providers=["CPUExecutionProvider"])
+    rewritten = RapidRecognizer(path)
+    np.testing.assert_allclose(rewritten.run(x), original.run(None, {"x": x})[0], atol=1e-4, rtol=0)
+    assert len(rewritten.characters) == rewritten.run(x).shape[2]
+
+
+def test_optimized_model_falls_back_to_the_shipped_file_when_the_cache_is_unwritable(
+    tmp_path, monkeypatch
+):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(blocker / "models"))
+    assert optimized_model_path() == source_model_path()
+
+
+def test_rec_input_scales_to_48_and_pads_with_zero_like_rapidocr():
+    gray = np.full((64, 100), 255, np.uint8)
+    gray[20:40, 10:90] = 0
+    x = rec_input(gray, min_ratio=0)
+    assert x.shape == (3, 48, 75)  # int(48 * 100 / 64)
+    assert x.max() == pytest.approx(1.0) and x.min() == pytest.approx(-1.0)
+    padded = rec_input(gray, min_ratio=4)
+    assert padded.shape == (3, 48, 192)
+    np.testing.assert_array_equal(padded[:, :, :75], x)
+    assert not padded[:, :, 75:].any()  # padding is 0, the mid-grey PP-OCR was trained with
+    bgr = np.repeat(gray[:, :, None], 3, axis=2)
+    np.testing.assert_array_equal(rec_input(bgr, min_ratio=0), x)
+
+
+def test_frame_count_matches_the_model():
+    rec = get_rapid_recognizer()
+    for width in (75, 96, 192, 193, 196, 197, 250, 401):
+        frames = rec.run(np.zeros((1, 3, 48, width), np.float32)).shape[1]
+        assert frames == frame_count(width), width
+
+
+def test_width_groups_batches_only_similar_widths_in_order():
+    widths = [192, 400, 192, 200, 440, 192]
+    assert width_groups(widths, slack=0.0, max_batch=8) == [[0, 2, 5], [3], [1], [4]]
+    assert width_groups(widths, slack=0.1, max_batch=8) == [[0, 2, 5, 3], [1, 4]]
+    assert width_groups(widths, slack=0.1, max_batch=2) == [[0, 2], [5, 3], [1, 4]]
+    assert width_groups([]) == []
+
+
+def test_pad_batch_right_pads_each_input_with_zero():
+    a = np.ones((3, 48, 16), np.float32)
+    b = np.full((3, 48, 24), 2.0, np.float32)
+    batch = pad_batch([a, b])
+    assert batch.shape == (2, 3, 48, 24)
+    assert (batch[0, :, :, :16] == 1).all() and not batch[0, :, :, 16:].any()
+    assert (batch[1] == 2).all()
+
+
+def test_batched_recognition_reads_like_one_image_per_run():
+    rec = get_rapid_recognizer()
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 255, size=(64, w), dtype=np.uint8) for w in (150, 150, 300)]
+    inputs = [rec_input(im) for im in images]
+    assert inputs[0].shape == inputs[1].shape  # both padded to the 192 px minimum
+    together = rec.run(pad_batch(inputs[:2]))
+    for row in range(2):
+        alone = rec.run(inputs[row][None])[0]
+        np.testing.assert_allclose(together[row], alone, atol=1e-4)
+    wide = rec.run(inputs[2][None])
+    assert wide.shape[1] == frame_count(inputs[2].shape[2])
