@@ -4,11 +4,12 @@ Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependen
 thread pool, and each such hop costs a thread switch per request.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.sessions import resolve_token
 from storage.blobs import BlobStore
@@ -22,12 +23,17 @@ async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session per request. Opening one does no I/O (it connects on first use), and a handler
+    that committed leaves nothing to roll back; only then is closing done in a worker thread."""
     session = get_sessionmaker(request.app.state.settings.effective_database_url)()
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_blobs(request: Request) -> BlobStore:
