@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,6 +98,29 @@ def append_event(
     return event
 
 
+_EVENT_VALUES = (
+    "(voucher_id, actor_id, at, kind, reason, details, prev_hash, hash) "
+    "VALUES (:vid, :actor, :at, :kind, :reason, {details}, :prev, :hash)"
+)
+
+
+def _typed(sql: str) -> TextClause:
+    """Bind the voucher id and time as the model's types (UUID and time formats per dialect)."""
+    columns = VoucherEvent.__table__.c
+    return text(sql).bindparams(
+        bindparam("vid", type_=columns.voucher_id.type), bindparam("at", type_=columns.at.type)
+    )
+
+
+_INSERT_EVENT = _typed("INSERT INTO voucher_event " + _EVENT_VALUES.format(details=":details"))
+_MOVE_HEAD = _typed("UPDATE voucher SET event_head = :hash, updated_at = :at WHERE id = :vid")
+_APPEND_PG = _typed(
+    "WITH ev AS (INSERT INTO voucher_event "
+    + _EVENT_VALUES.format(details="CAST(:details AS JSON)")
+    + ") UPDATE voucher SET event_head = :hash, updated_at = :at WHERE id = :vid"
+)
+
+
 def append_event_now(
     session: Session,
     voucher: Voucher,
@@ -107,7 +130,8 @@ def append_event_now(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> str:
-    """append_event for the hot paths (claims, keys): written at once with two plain statements.
+    """append_event for the hot paths (claims, keys): written at once, in one statement on
+    PostgreSQL (a data-modifying CTE), two on SQLite.
 
     The voucher row must exist and be held by the caller. No unit-of-work flush is involved;
     the voucher object is kept in step (its event_head) without being marked changed. Returns
@@ -127,27 +151,21 @@ def append_event_now(
         reason=reason,
         details=details,
     )
-    session.execute(
-        insert(VoucherEvent),
-        [
-            {
-                "voucher_id": voucher.id,
-                "actor_id": actor_id,
-                "at": at,
-                "kind": kind,
-                "reason": reason,
-                "details": details,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        ],
-    )
-    session.execute(
-        update(Voucher)
-        .where(Voucher.id == voucher.id)
-        .values(event_head=digest, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    row = {
+        "vid": voucher.id,
+        "actor": actor_id,
+        "at": at,
+        "kind": kind,
+        "reason": reason,
+        "details": json.dumps(details, ensure_ascii=False),
+        "prev": prev,
+        "hash": digest,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_APPEND_PG, row)  # one round trip
+    else:
+        session.execute(_INSERT_EVENT, row)
+        session.execute(_MOVE_HEAD, row)
     set_committed_value(voucher, "event_head", digest)
     set_committed_value(voucher, "updated_at", at)
     return digest
