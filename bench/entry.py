@@ -42,6 +42,7 @@ from storage.migrate import upgrade_head
 from storage.models import User, Voucher
 from storage.passwords import hash_password
 from storage.seed import seed_demo
+from storage.voucher_types import seed_builtin_types
 from synth.fills import make_fills
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +120,7 @@ def drop_database(name: str) -> None:
 
 def seed_users(url: str, opts: Options) -> None:
     with session_scope(url) as s:
+        seed_builtin_types(s)  # as `voucherflow migrate` does
         seed_demo(s, password="demo")
         seed_entry_defaults(s)
         if opts.ocr_all_types:

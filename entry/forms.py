@@ -11,13 +11,21 @@ from storage.imaging_models import VoucherField, VoucherType
 _BY_VERSION: dict[tuple[str, int], dict] = {}
 
 
-def form_definition(session: Session, form: str | None, *, version: int | None = None) -> dict:
+UNKNOWN = -1  # the caller did not read the voucher type's version
+
+
+def form_definition(session: Session, form: str | None, *, version: int | None = UNKNOWN) -> dict:
     """The form's JSON definition; an unknown form yields an empty definition (no checks).
 
     A caller that already read the voucher type's version (joined into its own query) passes
-    it, and a definition seen before at that version costs no query.
+    it, and a definition seen before at that version costs no query; None means the join found
+    no voucher_type row, and the built-in form (if any) answers.
     """
-    if form and version is not None:
+    if form and version is None:
+        builtin = load_builtin_forms().get(form)
+        if builtin is not None:
+            return builtin
+    elif form and version != UNKNOWN:
         hit = _BY_VERSION.get((form, version))
         if hit is not None:
             return hit
