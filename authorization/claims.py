@@ -2,23 +2,46 @@
 it back, and escalate tasks past their SLA deadline."""
 
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Update,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from authorization.maker_checker import (
-    MAKER_EVENT_KINDS,
     MakerCheckerError,
     check_may_decide,
     database_refusal_code,
+    decided_by,
+    made_by,
+    sql_literal,
 )
 from authorization.posting import create_outbox, serial_taken_by_other
 from storage.audit import append_event
-from storage.authorization_models import AuthorizationDecision, AuthorizationTask
+from storage.authorization_models import AuthorizationDecision, AuthorizationTask, PostingOutbox
+from storage.db import is_postgres
 from storage.errors import ConflictError, InvalidInputError, NotFoundError
+from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus, move_to
-from storage.models import User, Voucher, VoucherEvent, utcnow
+from storage.models import User, Voucher, utcnow
 
 RETURN_REASONS = {
     "illegible_image": "影像不清晰",
@@ -51,10 +74,26 @@ def _as_aware(value):  # noqa: ANN001, ANN202
 
 
 def claim_next(
-    session: Session, user: User, *, lease_s: int, queue: str | None = None
+    session: Session,
+    user: User,
+    *,
+    lease_s: int,
+    queue: str | None = None,
+    commit: bool = True,
 ) -> AuthorizationTask | None:
-    """Claim the most urgent task this user may decide (priority, then SLA deadline)."""
+    """Claim the most urgent task this user may decide (priority, then SLA deadline).
+
+    A user who still holds a live claim gets it back (same token, lease renewed). With
+    `commit=False` the caller reads what it needs under the same locks and commits once.
+    """
     now = utcnow()
+    lease_until = now + timedelta(seconds=lease_s)
+    # (parameter names unlike column names: an UPDATE would take those as SET values)
+    params = {"user_id": user.id, "level": user.authorizer_level, "now": now}
+    if queue:
+        params["queue_name"] = queue
+    if is_postgres(session):
+        return _claim_next_pg(session, user, {**params, "lease_until": lease_until}, commit)
     held = session.scalar(
         select(AuthorizationTask)
         .where(
@@ -66,40 +105,13 @@ def claim_next(
         .with_for_update(skip_locked=True)
     )
     if held is not None:  # a reload of the workstation resumes the same claim and token
-        held.lease_expires_at = now + timedelta(seconds=lease_s)
-        session.commit()
+        held.lease_expires_at = lease_until
+        if commit:
+            session.commit()
         return held
-    made_by_user = exists().where(
-        VoucherEvent.voucher_id == AuthorizationTask.voucher_id,
-        VoucherEvent.actor_id == user.id,
-        VoucherEvent.kind.in_(MAKER_EVENT_KINDS),
+    task = session.scalar(
+        _candidates(bool(queue)).with_for_update(skip_locked=True, of=AuthorizationTask), params
     )
-    decided_by_user = exists().where(
-        AuthorizationDecision.task_id == AuthorizationTask.id,
-        AuthorizationDecision.authorizer_id == user.id,
-    )
-    query = (
-        select(AuthorizationTask)
-        .join(Voucher, Voucher.id == AuthorizationTask.voucher_id)
-        .where(
-            AuthorizationTask.status != "done",  # the partial index ix_authorization_task_rank
-            or_(AuthorizationTask.status == "open", AuthorizationTask.lease_expires_at <= now),
-            AuthorizationTask.min_level <= user.authorizer_level,
-            Voucher.uploaded_by_id != user.id,
-            ~made_by_user,
-            ~decided_by_user,
-        )
-        .order_by(
-            AuthorizationTask.priority.desc(),
-            AuthorizationTask.sla_due_at,
-            AuthorizationTask.id,
-        )
-        .limit(1)
-        .with_for_update(skip_locked=True, of=AuthorizationTask)
-    )
-    if queue:
-        query = query.where(AuthorizationTask.queue == queue)
-    task = session.scalar(query)
     if task is None:
         session.rollback()
         return None
@@ -107,25 +119,141 @@ def claim_next(
     task.status = "claimed"
     task.claimed_by_id = user.id
     task.fence += 1
-    task.lease_expires_at = now + timedelta(seconds=lease_s)
+    task.lease_expires_at = lease_until
     voucher = session.get(Voucher, task.voucher_id, with_for_update=True)
+    _record_claim(session, user, task, voucher, previous, commit)
+    return task
+
+
+# The hot statements are built once, with bound parameters: building and cache-keying them per
+# request costs more CPU than PostgreSQL spends running them. Their constants are SQL literals,
+# so that a generic plan of the prepared statement still matches the partial indexes.
+
+
+@cache
+def _candidates(with_queue: bool) -> Select:
+    """Live tasks this user may take, most urgent first (walks ix_authorization_task_rank).
+
+    Parameters: user_id, level (the user's authorizer level), now, queue_name (with_queue)."""
+    user_id = bindparam("user_id", type_=Integer)
+    query = (
+        select(AuthorizationTask)
+        .join(Voucher, Voucher.id == AuthorizationTask.voucher_id)
+        .where(
+            AuthorizationTask.status != sql_literal("done"),  # ix_authorization_task_rank
+            or_(
+                AuthorizationTask.status == sql_literal("open"),
+                AuthorizationTask.lease_expires_at <= bindparam("now"),
+            ),
+            AuthorizationTask.min_level <= bindparam("level"),
+            Voucher.uploaded_by_id != user_id,
+            ~made_by(user_id, AuthorizationTask.voucher_id),
+            ~decided_by(user_id, AuthorizationTask.id),
+        )
+        .order_by(
+            AuthorizationTask.priority.desc(),
+            AuthorizationTask.sla_due_at,
+            AuthorizationTask.id,
+        )
+        .limit(1)
+    )
+    if with_queue:
+        query = query.where(AuthorizationTask.queue == bindparam("queue_name"))
+    return query
+
+
+@cache
+def _claim_statement_pg(with_queue: bool) -> Update:
+    """The held claim, else the first free candidate, locked (SKIP LOCKED) and updated (lease,
+    fencing token) in one statement; returns the task's columns, the previous holder of an
+    expired lease and whether this was the user's own live claim."""
+    task_t = AuthorizationTask.__table__
+    user_id = bindparam("user_id", type_=Integer)
+    held = (
+        select(task_t.c.id)
+        .where(
+            task_t.c.status == sql_literal("claimed"),  # ix_authorization_task_claimed_by
+            task_t.c.claimed_by_id == user_id,
+            task_t.c.lease_expires_at > bindparam("now"),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .cte("held")
+    )
+    expired = AuthorizationTask.status == sql_literal("claimed")
+    previous = case((expired, AuthorizationTask.claimed_by_id)).label("previous")
+    candidate = (
+        _candidates(with_queue)
+        .with_only_columns(AuthorizationTask.id, previous)
+        .where(~exists(select(held.c.id)))
+        .with_for_update(skip_locked=True, of=AuthorizationTask)
+        .cte("candidate")
+    )
+    picked = union_all(
+        select(held.c.id, null().label("previous"), true().label("resumed")),
+        select(candidate.c.id, candidate.c.previous, false().label("resumed")),
+    ).cte("picked")
+    return (
+        update(task_t)
+        .where(task_t.c.id == picked.c.id)
+        .values(
+            status="claimed",
+            claimed_by_id=user_id,
+            lease_expires_at=bindparam("lease_until"),
+            fence=case((picked.c.resumed, task_t.c.fence), else_=task_t.c.fence + 1),
+        )
+        .returning(*task_t.c, picked.c.previous, picked.c.resumed)
+    )
+
+
+def _claim_next_pg(
+    session: Session, user: User, params: dict, commit: bool
+) -> AuthorizationTask | None:
+    stmt = _claim_statement_pg("queue_name" in params)
+    row = session.connection().execute(stmt, params).mappings().first()
+    if row is None:
+        session.rollback()
+        return None
+    # The row as a (transient) task: the claim is written, the caller only reads it.
+    task = AuthorizationTask(**{c.key: row[c.key] for c in AuthorizationTask.__table__.c})
+    if row["resumed"]:  # a reload of the workstation resumes the same claim and token
+        if commit:
+            session.commit()
+        return task
+    voucher = session.get(Voucher, task.voucher_id, with_for_update=True)
+    _record_claim(session, user, task, voucher, row["previous"], commit)
+    return task
+
+
+def _record_claim(
+    session: Session,
+    user: User,
+    task: AuthorizationTask,
+    voucher: Voucher,
+    previous: int | None,
+    commit: bool,
+) -> None:
     details = {"task_id": task.id, "fence": task.fence}
     if previous is not None:
         details["lease_expired_for"] = previous
     append_event(session, voucher, kind="authorization_claimed", actor_id=user.id, details=details)
-    session.commit()
-    return task
+    if commit:
+        session.commit()
 
 
 def _claimed_task(session: Session, user: User, task_id: int, token: int) -> AuthorizationTask:
     task = session.get(AuthorizationTask, task_id, with_for_update=True)
+    _check_claim(user, task, token)
+    return task
+
+
+def _check_claim(user: User, task: AuthorizationTask | None, token: int) -> None:
     if task is None:
         raise NotFoundError("授权任务不存在", code="task_not_found")
     if task.status != "claimed" or task.claimed_by_id != user.id or task.fence != token:
         raise StaleClaimError("任务已被他人领取或已处理，请重新领取", code="stale_token")
     if _as_aware(task.lease_expires_at) <= utcnow():
         raise StaleClaimError("领取已超时，请重新领取", code="lease_expired")
-    return task
 
 
 def validate_decision(decision: str, reason_code: str | None, comment: str | None) -> None:
@@ -149,30 +277,36 @@ def decide(
     reason_code: str | None,
     comment: str | None,
     token: int,
-) -> AuthorizationTask:
-    """Record one authorizer's decision; the last required approval sends the voucher to posting."""
+) -> tuple[AuthorizationTask, Voucher]:
+    """Record one authorizer's decision; the last required approval sends the voucher to posting.
+
+    Returns the task and its voucher as committed (the caller's answer needs no query)."""
     validate_decision(decision, reason_code, comment)
-    task = _claimed_task(session, user, task_id, token)
-    voucher = session.get(Voucher, task.voucher_id, with_for_update=True)
-    check_may_decide(session, user, task, voucher)
+    values = None
+    if is_postgres(session):
+        task, voucher, values = _lock_for_decision_pg(session, user, task_id, token, decision)
+    else:
+        task = _claimed_task(session, user, task_id, token)
+        voucher = session.get(Voucher, task.voucher_id, with_for_update=True)
+        check_may_decide(session, user, task, voucher)
     final_approval = decision == "approve" and task.approvals + 1 >= task.approvals_required
-    if final_approval and serial_taken_by_other(session, voucher):
+    if final_approval and values is None and serial_taken_by_other(session, voucher):
         raise ConflictError("该流水号已由另一张凭证记账", code="duplicate_serial")
-    session.add(
-        AuthorizationDecision(
-            task_id=task.id,
-            voucher_id=voucher.id,
-            authorizer_id=user.id,
-            uploader_id=voucher.uploaded_by_id,
-            authorizer_level=user.authorizer_level,
-            decision=decision,
-            reason_code=reason_code,
-            comment=comment,
-            fence=token,
+    try:  # the PostgreSQL trigger checks maker-checker and the claim again, here
+        session.connection().execute(
+            insert(AuthorizationDecision.__table__),
+            {
+                "task_id": task.id,
+                "voucher_id": voucher.id,
+                "authorizer_id": user.id,
+                "uploader_id": voucher.uploaded_by_id,
+                "authorizer_level": user.authorizer_level,
+                "decision": decision,
+                "reason_code": reason_code,
+                "comment": comment,
+                "fence": token,
+            },
         )
-    )
-    try:
-        session.flush()
     except IntegrityError as exc:
         session.rollback()
         code = database_refusal_code(str(exc.orig))
@@ -196,7 +330,7 @@ def decide(
     if decision == "approve" and not final_approval:
         task.status, task.claimed_by_id, task.lease_expires_at = "open", None, None
         session.commit()
-        return task
+        return task, voucher
     task.status, task.outcome, task.closed_at, task.lease_expires_at = (
         "done",
         decision,
@@ -217,9 +351,63 @@ def decide(
         details={"task_id": task.id, "comment": comment} if comment else {"task_id": task.id},
     )
     if decision == "approve":
-        create_outbox(session, voucher)
+        create_outbox(session, voucher, values=values)
     session.commit()
-    return task
+    return task, voucher
+
+
+@cache
+def _decision_lock_pg(approve: bool) -> Select:
+    """Lock the task and its voucher and read what the maker-checker rules and an approval need:
+    did this user make the voucher or decide the task already; for an approval, who posted the
+    serial and the field values. Parameters: task_id, user_id."""
+    user_id = bindparam("user_id", type_=Integer)
+    columns = [
+        made_by(user_id, Voucher.id).label("is_maker"),
+        decided_by(user_id, AuthorizationTask.id).label("has_decided"),
+    ]
+    if approve:
+        key = func.coalesce(func.nullif(Voucher.serial, ""), "V-" + cast(Voucher.id, String))
+        serial_owner = (
+            select(PostingOutbox.voucher_id)
+            .where(PostingOutbox.idempotency_key == key)
+            .scalar_subquery()
+        )
+        fields = (
+            select(func.json_object_agg(VoucherField.name, VoucherField.value))
+            .where(VoucherField.voucher_id == Voucher.id)
+            .scalar_subquery()
+        )
+        columns += [serial_owner.label("serial_owner"), fields.label("fields")]
+    return (
+        select(AuthorizationTask, Voucher, *columns)
+        .join(Voucher, Voucher.id == AuthorizationTask.voucher_id)
+        .where(AuthorizationTask.id == bindparam("task_id"))
+        .with_for_update(of=(AuthorizationTask, Voucher))
+    )
+
+
+def _lock_for_decision_pg(
+    session: Session, user: User, task_id: int, token: int, decision: str
+) -> tuple[AuthorizationTask, Voucher, dict | None]:
+    """One statement instead of five (task, voucher, makers, earlier decision, serial owner);
+    the refusals are those of the SQLite path, in the same order."""
+    row = session.execute(
+        _decision_lock_pg(decision == "approve"),
+        {"task_id": task_id, "user_id": user.id},
+        execution_options={"populate_existing": True},
+    ).first()
+    task, voucher = (row[0], row[1]) if row is not None else (None, None)
+    _check_claim(user, task, token)
+    check_may_decide(
+        session, user, task, voucher, is_maker=row.is_maker, has_decided=row.has_decided
+    )
+    if decision != "approve":
+        return task, voucher, None
+    final_approval = task.approvals + 1 >= task.approvals_required
+    if final_approval and row.serial_owner is not None and row.serial_owner != voucher.id:
+        raise ConflictError("该流水号已由另一张凭证记账", code="duplicate_serial")
+    return task, voucher, row.fields or {}
 
 
 def release(session: Session, user: User, task_id: int, *, token: int) -> None:

@@ -9,14 +9,17 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 import httpx
 from sqlalchemy import event, select
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from storage.authorization_models import PostingOutbox
-from storage.db import session_scope
+from storage.db import is_postgres, session_scope
 from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus, move_to
 from storage.models import Voucher, utcnow
@@ -131,29 +134,63 @@ def build_posting_request(voucher: Voucher, values: dict[str, str | None]) -> di
     }
 
 
-def create_outbox(session: Session, voucher: Voucher) -> PostingOutbox:
-    """Create (or, for a voucher posted again after an exception, reset) its outbox row."""
-    values = dict(
-        session.execute(
-            select(VoucherField.name, VoucherField.value).where(
-                VoucherField.voucher_id == voucher.id
-            )
-        ).all()
-    )
+def create_outbox(
+    session: Session, voucher: Voucher, *, values: dict[str, str | None] | None = None
+) -> None:
+    """Create (or, for a voucher posted again after an exception, reset) its outbox row.
+
+    `values`: the voucher's field values when the caller read them already (the voucher row is
+    then in the database: this write does not flush the session first). On PostgreSQL one
+    INSERT .. ON CONFLICT (voucher_id) DO UPDATE writes the row; elsewhere lock, then write.
+    """
+    if values is None:
+        values = dict(
+            session.execute(
+                select(VoucherField.name, VoucherField.value).where(
+                    VoucherField.voucher_id == voucher.id
+                )
+            ).all()
+        )
     payload = build_posting_request(voucher, values)
-    row = session.scalar(
-        select(PostingOutbox).where(PostingOutbox.voucher_id == voucher.id).with_for_update()
-    )
-    if row is None:
-        row = PostingOutbox(voucher_id=voucher.id, idempotency_key=idempotency_key_for(voucher))
-        session.add(row)
-    row.status = "pending"
-    row.payload = payload
-    row.last_error = None if payload else "incomplete_voucher"
-    row.attempts = 0
-    session.flush()
+    last_error = None if payload else "incomplete_voucher"
+    if is_postgres(session):
+        now = utcnow()
+        session.connection().execute(
+            _outbox_upsert_pg(),
+            {
+                "voucher_id": voucher.id,
+                "idempotency_key": idempotency_key_for(voucher),
+                "status": "pending",
+                "payload": payload,
+                "last_error": last_error,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    else:
+        row = session.scalar(
+            select(PostingOutbox).where(PostingOutbox.voucher_id == voucher.id).with_for_update()
+        )
+        if row is None:
+            row = PostingOutbox(voucher_id=voucher.id, idempotency_key=idempotency_key_for(voucher))
+            session.add(row)
+        row.status = "pending"
+        row.payload = payload
+        row.last_error = last_error
+        row.attempts = 0
+        session.flush()
     schedule_posting_after_commit(session, voucher.id)
-    return row
+
+
+@cache
+def _outbox_upsert_pg() -> Insert:
+    """A new outbox row, or the voucher's row reset to pending (its idempotency key stays)."""
+    stmt = pg_insert(PostingOutbox.__table__)
+    reset = ("status", "payload", "last_error", "attempts", "updated_at")
+    return stmt.on_conflict_do_update(
+        index_elements=["voucher_id"], set_={name: stmt.excluded[name] for name in reset}
+    )
 
 
 def serial_taken_by_other(session: Session, voucher: Voucher) -> bool:

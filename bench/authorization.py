@@ -1,8 +1,19 @@
-"""Authorization bench on PostgreSQL: claim + decide latency with N concurrent authorizers over
-the real HTTP API, and posting throughput against the simulated core over HTTP.
+"""Authorization bench on PostgreSQL: claim + decide with N concurrent authorizers over the real
+HTTP API, and posting throughput against the simulated core over HTTP.
 
     python -m bench.authorization [--authorizers 50] [--vouchers 2000] [--api-workers 2]
-        [--postings 2000] [--posting-processes 4] [--posting-threads 4] [--think-ms 0]
+        [--think-ms 1000] [--no-saturation] [--postings 2000] [--posting-processes 4]
+        [--posting-threads 4]
+
+Claims and decisions are measured three ways:
+  * statements and commits per claim / decide, counted in-process (TestClient, same app);
+  * saturation: zero think time, `--vouchers` pairs: throughput (pairs/s) and server CPU per pair,
+    the uvicorn process tree from /proc and the bench database's PostgreSQL backends (their pids
+    from pg_stat_activity, /proc/<pid>/stat utime+stime sampled every 50 ms);
+  * latency: `--think-ms` mean think time between claim and decision (uniform 0.5-1.5x, starts
+    staggered), `--vouchers` more pairs: p50/p95/p99 of claim, decide and claim + decide.
+With zero think time N closed-loop clients see latency = N / throughput (Little's law), so
+latency targets apply to the think-time phase.
 
 Needs PostgreSQL (VOUCHERFLOW_TEST_PG_ADMIN, default postgres@127.0.0.1) and Redis
 (VOUCHERFLOW_TEST_REDIS, default db 15; the API enqueues postings there, nothing consumes them).
@@ -13,6 +24,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -24,6 +36,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
@@ -154,9 +167,16 @@ async def send(
 
 
 async def authorizer_loop(
-    client: httpx.AsyncClient, token: str, think_s: float, out: dict[str, list[float]]
+    client: httpx.AsyncClient, token: str, think_s: float, out: dict, rng: random.Random
 ) -> None:
+    """One authorizer: claim, look at the voucher for a while (think), decide, claim the next.
+
+    Think times are drawn uniformly from 0.5..1.5 x the mean and the first claim is staggered
+    over one mean think time, so that 50 people are not 50 clients firing in lockstep.
+    """
     headers = {"Authorization": f"Bearer {token}"}
+    if think_s:
+        await asyncio.sleep(rng.uniform(0, think_s))
     while True:
         t0 = time.perf_counter()
         r = await send(client, out, "GET", "/api/authorization/next", headers=headers)
@@ -166,7 +186,7 @@ async def authorizer_loop(
         r.raise_for_status()
         claim = r.json()
         if think_s:
-            await asyncio.sleep(think_s)
+            await asyncio.sleep(rng.uniform(0.5 * think_s, 1.5 * think_s))
         t2 = time.perf_counter()
         d = await send(
             client,
@@ -177,31 +197,256 @@ async def authorizer_loop(
             headers=headers,
         )
         t3 = time.perf_counter()
-        if d.status_code != 409:
+        if d.status_code == 409:
+            out["conflicts"].append(1)
+        else:
             d.raise_for_status()
         out["claim"].append((t1 - t0) * 1000)
         out["decide"].append((t3 - t2) * 1000)
         out["both"].append((t1 - t0 + t3 - t2) * 1000)
 
 
-async def run_authorizers(base: str, tokens: list[str], think_s: float) -> dict:
-    out: dict[str, list[float]] = {"claim": [], "decide": [], "both": [], "retries": []}
+async def run_authorizers(base: str, tokens: list[str], think_s: float, seed: int) -> dict:
+    out: dict = {"claim": [], "decide": [], "both": [], "retries": [], "conflicts": []}
     limits = httpx.Limits(max_connections=len(tokens) + 5)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    rngs = [random.Random(seed * 1000 + i) for i in range(len(tokens))]
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         started = time.perf_counter()
-        await asyncio.gather(*(authorizer_loop(client, t, think_s, out) for t in tokens))
+        await asyncio.gather(
+            *(
+                authorizer_loop(client, tok, think_s, out, rng)
+                for tok, rng in zip(tokens, rngs, strict=True)
+            )
+        )
         out["elapsed_s"] = time.perf_counter() - started
     return out
 
 
-def bench_claims(url: str, args: argparse.Namespace) -> None:
+# --- server CPU: the uvicorn process tree and the bench database's PostgreSQL backends -------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """utime + stime of one process in seconds (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent outside idle and iowait since boot (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
+
+
+def tree_cpu_s(root: int) -> float:
+    return sum(c for c in (proc_cpu_s(p) for p in process_tree(root)) if c is not None)
+
+
+class BackendCpu:
+    """CPU of the PostgreSQL backends serving one database, sampled every 50 ms: backends come
+    and go (pool overflow), a new one counts from zero (its connection setup is a real cost)."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self.engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (first reading, last reading)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _pids(self, conn) -> list[int]:  # noqa: ANN001
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": self.database}
+        )
+        return [r[0] for r in rows]
+
+    def _sample(self, conn, *, first: bool = False) -> None:  # noqa: ANN001
+        for pid in self._pids(conn):
+            cpu = proc_cpu_s(pid)
+            if cpu is None:
+                continue
+            start, _ = self.seen.get(pid, (cpu if first else 0.0, cpu))
+            self.seen[pid] = (start, cpu)
+
+    def __enter__(self) -> "BackendCpu":
+        with self.engine.connect() as conn:
+            self._sample(conn, first=True)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stop.wait(0.05):
+                self._sample(conn)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        with self.engine.connect() as conn:
+            self._sample(conn)
+        self.engine.dispose()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(last - start for start, last in self.seen.values())
+
+
+def xact_counts(url: str) -> tuple[int, int]:
+    """(commits, rollbacks) of the bench database (pg_stat_database, flushed within ~1 s)."""
+    eng = create_engine(url, poolclass=NullPool)
+    with eng.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        row = conn.execute(
+            text(
+                "SELECT xact_commit, xact_rollback FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+        ).one()
+    eng.dispose()
+    return int(row[0]), int(row[1])
+
+
+def count_statements(url: str, pairs: int) -> None:
+    """Statements and commits per claim / decide, in-process through the same API (TestClient):
+    robust figures, unlike latency on a shared 2-core machine."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from api.app import create_app
+    from storage.settings import get_settings
+
+    make_vouchers(url, pairs + 2, offset=2_000_000)
+    # the posting enqueuer reads the process settings: enqueue to Redis as the server does
+    os.environ.update(
+        VOUCHERFLOW_DATABASE_URL=url,
+        VOUCHERFLOW_REDIS_URL=REDIS,
+        VOUCHERFLOW_CORE_URL="http://127.0.0.1:9",
+    )
+    get_settings.cache_clear()
+    settings = get_settings()
+    engine = get_engine(url)
+    counts = {"stmts": 0, "commits": 0}
+
+    def on_execute(*_a: object) -> None:
+        counts["stmts"] += 1
+
+    def on_commit(*_a: object) -> None:
+        counts["commits"] += 1
+
+    claim, decide, commits = [], [], []
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/auth/login", json={"username": "bench_auth0", "password": "bench"})
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+        try:
+            for _ in range(pairs):
+                counts.update(stmts=0, commits=0)
+                r = client.get("/api/authorization/next", headers=headers)
+                if r.status_code == 204:
+                    break
+                claim.append(counts["stmts"])
+                task = r.json()
+                counts["stmts"] = 0
+                d = client.post(
+                    f"/api/authorization/tasks/{task['task']['id']}/decision",
+                    json={"decision": "approve", "token": task["token"]},
+                    headers=headers,
+                )
+                d.raise_for_status()
+                decide.append(counts["stmts"])
+                commits.append(counts["commits"])
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+            event.remove(engine, "commit", on_commit)
+    print(
+        f"statements (in-process, {len(claim)} pairs, auth lookup included): claim "
+        f"{statistics.mean(claim):.1f}, decide {statistics.mean(decide):.1f}, per pair "
+        f"{statistics.mean(claim) + statistics.mean(decide):.1f}; commits per pair "
+        f"{statistics.mean(commits):.1f}"
+    )
+
+
+def run_phase(
+    url: str,
+    database: str,
+    api: subprocess.Popen,
+    base: str,
+    tokens: list[str],
+    *,
+    vouchers: int,
+    offset: int,
+    think_ms: int,
+    label: str,
+    seed: int,
+) -> None:
+    make_vouchers(url, vouchers, offset=offset)
+    time.sleep(1.2)  # pg_stat_database settles
+    xact0 = xact_counts(url)
+    cpu0, own0, busy0 = tree_cpu_s(api.pid), proc_cpu_s(os.getpid()), machine_busy_s()
+    with BackendCpu(database) as pg:
+        out = asyncio.run(run_authorizers(base, tokens, think_ms / 1000, seed))
+    cpu = tree_cpu_s(api.pid) - cpu0
+    own, busy = proc_cpu_s(os.getpid()) - own0, machine_busy_s() - busy0
+    time.sleep(1.2)
+    xact1 = xact_counts(url)
+    n = len(out["both"])
+    print(
+        f"{label}: {len(tokens)} authorizers, think {think_ms} ms (uniform 0.5-1.5x, staggered "
+        f"start): {n} claim+decide pairs in {out['elapsed_s']:.1f}s -> {n / out['elapsed_s']:.1f} "
+        f"pairs/s ({len(out['retries'])} transport retries, {len(out['conflicts'])} 409s)"
+    )
+    for key in ("claim", "decide", "both"):
+        v = out[key]
+        print(
+            f"  {key:<7} p50 {statistics.median(v):7.1f} ms   p95 {pct(v, 0.95):7.1f} ms   "
+            f"p99 {pct(v, 0.99):7.1f} ms   max {max(v):7.1f} ms"
+        )
+    commits = (xact1[0] - xact0[0]) / n
+    rollbacks = (xact1[1] - xact0[1]) / n
+    el = out["elapsed_s"]
+    others = busy - cpu - pg.cpu_s - own
+    print(
+        f"  machine: {busy / el:.2f} of {os.cpu_count()} cores busy: API {cpu / el:.2f}, its "
+        f"PostgreSQL backends {pg.cpu_s / el:.2f}, load generator {own / el:.2f}, "
+        f"other processes {others / el:.2f}"
+        + ("  << measured under load" if others / el > 0.2 else "")
+    )
+    print(
+        f"  server CPU per pair: uvicorn tree {cpu / n * 1000:.1f} ms + PostgreSQL backends "
+        f"{pg.cpu_s / n * 1000:.1f} ms = {(cpu + pg.cpu_s) / n * 1000:.1f} ms "
+        f"({len(pg.seen)} backend pids seen); per pair {commits:.1f} commits, "
+        f"{rollbacks:.1f} rollbacks"
+    )
+
+
+def bench_claims(url: str, database: str, args: argparse.Namespace) -> None:
     with session_scope(url) as s:
         s.add(AuthorizationRule(name="bench", queue="bench", flags=[], min_level=1))
         s.commit()
-    t = time.perf_counter()
-    make_vouchers(url, args.vouchers, offset=0)
-    print(f"setup: {args.vouchers} vouchers routed in {time.perf_counter() - t:.1f}s")
     names = make_authorizers(url, args.authorizers)
+    count_statements(url, 20)
     port = free_port()
     api = serve_api(url, port, args.api_workers)
     try:
@@ -210,22 +455,27 @@ def bench_claims(url: str, args: argparse.Namespace) -> None:
         for name in names:
             r = httpx.post(f"{base}/api/auth/login", json={"username": name, "password": "bench"})
             tokens.append(r.json()["access_token"])
-        out = asyncio.run(run_authorizers(base, tokens, args.think_ms / 1000))
+        # warm-up: every worker's connections and code paths, not measured
+        make_vouchers(url, 2 * len(tokens), offset=3_000_000)
+        asyncio.run(run_authorizers(base, tokens, 0, seed=0))
+        phases = [("saturation", 0)] if args.saturation else []
+        phases.append(("latency", args.think_ms))
+        for i, (label, think_ms) in enumerate(phases):
+            run_phase(
+                url,
+                database,
+                api,
+                base,
+                tokens,
+                vouchers=args.vouchers,
+                offset=(i + 4) * 1_000_000,
+                think_ms=think_ms,
+                label=label,
+                seed=i + 1,
+            )
     finally:
         api.terminate()
         api.wait(timeout=20)
-    n = len(out["both"])
-    print(
-        f"claim+decide, {args.authorizers} concurrent authorizers, {args.api_workers} API "
-        f"worker(s), think {args.think_ms} ms: {n} vouchers in {out['elapsed_s']:.1f}s "
-        f"({n / out['elapsed_s']:.0f}/s; {len(out['retries'])} transport retries)"
-    )
-    for key in ("claim", "decide", "both"):
-        v = out[key]
-        print(
-            f"  {key:<7} p50 {statistics.median(v):6.1f} ms   p99 {pct(v, 0.99):6.1f} ms"
-            f"   max {max(v):6.1f} ms"
-        )
 
 
 def serve_core(url: str, port: int) -> subprocess.Popen:
@@ -307,7 +557,13 @@ def main() -> None:
     parser.add_argument("--authorizers", type=int, default=50)
     parser.add_argument("--vouchers", type=int, default=2000)
     parser.add_argument("--api-workers", type=int, default=2)
-    parser.add_argument("--think-ms", type=int, default=0)
+    parser.add_argument("--think-ms", type=int, default=1000, help="mean think time (latency)")
+    parser.add_argument(
+        "--saturation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run at zero think time first: throughput and CPU per pair",
+    )
     parser.add_argument("--postings", type=int, default=2000)
     parser.add_argument("--posting-processes", type=int, default=4)
     parser.add_argument("--posting-threads", type=int, default=4)
@@ -325,7 +581,7 @@ def main() -> None:
             s.commit()
             assert s.scalar(select(Branch.id).limit(1))
         if not args.skip_claims:
-            bench_claims(url, args)
+            bench_claims(url, name, args)
         bench_posting(url, args)
     finally:
         get_engine(url).dispose()

@@ -113,6 +113,15 @@ Index(
     sqlite_where=AuthorizationTask.status != "done",
 )
 
+# A user's own live claim (a reload of the workstation resumes it): looked up at every claim,
+# over the few claimed tasks only (migration 0007).
+Index(
+    "ix_authorization_task_claimed_by",
+    AuthorizationTask.claimed_by_id,
+    postgresql_where=AuthorizationTask.status == "claimed",
+    sqlite_where=AuthorizationTask.status == "claimed",
+)
+
 # Who made a voucher (keyers, arbiters): a small partial index on the event trail, so that
 # maker-checker in claims and in the trigger never scans the whole trail.
 Index(

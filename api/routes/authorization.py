@@ -2,16 +2,17 @@
 see the queues (SLA breaches escalated) and the posting exception queue."""
 
 import uuid
+from functools import cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Select, Uuid, bindparam, func, select
 
-from api.deps import SessionDep, SettingsDep, require_roles
-from api.routes.vouchers import timeline
+from api.deps import SessionDep, require_roles
+from api.schemas import EventOut
 from authorization.claims import (
     REJECT_REASONS,
     RETURN_REASONS,
@@ -24,7 +25,7 @@ from storage.authorization_models import AuthorizationTask, PostingOutbox
 from storage.errors import NotFoundError, PermissionDeniedError
 from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus, move_to
-from storage.models import User, Voucher, utcnow
+from storage.models import User, Voucher, VoucherEvent, utcnow
 
 router = APIRouter(prefix="/api/authorization", tags=["authorization"])
 
@@ -50,12 +51,30 @@ class ExceptionActionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=500)
 
 
+@cache
+def _view_statements() -> tuple[Select, Select]:
+    """The fields and the timeline (EventOut's columns only) of a voucher, built once."""
+    voucher_id = bindparam("voucher_id", type_=Uuid)
+    fields = (
+        select(VoucherField.name, VoucherField.label, VoucherField.value, VoucherField.source)
+        .where(VoucherField.voucher_id == voucher_id)
+        .order_by(VoucherField.id)
+    )
+    events = (
+        select(*(getattr(VoucherEvent, name) for name in EventOut.model_fields))
+        .where(VoucherEvent.voucher_id == voucher_id)
+        .order_by(VoucherEvent.id)
+    )
+    return fields, events
+
+
 def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  # noqa: ANN001
-    """Everything the authorizer decides on: fields with their sources, flags, the timeline."""
+    """Everything the authorizer decides on: fields with their sources, flags, the timeline
+    (as GET /api/vouchers/{id}/events shows it)."""
     voucher = session.get(Voucher, task.voucher_id)
-    fields = session.scalars(
-        select(VoucherField).where(VoucherField.voucher_id == voucher.id).order_by(VoucherField.id)
-    ).all()
+    fields_stmt, events_stmt = _view_statements()
+    fields = session.execute(fields_stmt, {"voucher_id": voucher.id}).all()
+    events = session.execute(events_stmt, {"voucher_id": voucher.id}).mappings().all()
     view = {
         "task": {
             "id": task.id,
@@ -87,7 +106,7 @@ def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  #
         "fields": [
             {"name": f.name, "label": f.label, "value": f.value, "source": f.source} for f in fields
         ],
-        "timeline": [e.model_dump() for e in timeline(session, voucher.id)],
+        "timeline": [EventOut.model_validate(dict(e)).model_dump() for e in events],
     }
     if with_token:
         view["token"] = task.fence
@@ -96,16 +115,22 @@ def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  #
 
 @router.get("/next")
 def get_next(
+    request: Request,
     user: Authorizer,
     session: SessionDep,
-    settings: SettingsDep,
     queue: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    """Claim the next voucher (204 when nothing is waiting for this authorizer)."""
-    task = claim_next(session, user, lease_s=settings.authorization_lease_s, queue=queue)
+    """Claim the next voucher (204 when nothing is waiting for this authorizer).
+
+    One transaction: the claim, then the view read under the same locks, then one commit.
+    (Settings straight from the app state: one dependency less to run in the thread pool.)"""
+    lease_s = request.app.state.settings.authorization_lease_s
+    task = claim_next(session, user, lease_s=lease_s, queue=queue, commit=False)
     if task is None:
         return Response(status_code=204)
-    return JSONResponse(jsonable_encoder(task_view(session, task, with_token=True)))
+    view = task_view(session, task, with_token=True)
+    session.commit()
+    return JSONResponse(jsonable_encoder(view))
 
 
 @router.get("/tasks/{task_id}")
@@ -120,7 +145,7 @@ def get_task(task_id: int, user: Overseer, session: SessionDep) -> dict:
 
 @router.post("/tasks/{task_id}/decision")
 def post_decision(task_id: int, body: DecisionIn, user: Authorizer, session: SessionDep) -> dict:
-    task = decide(
+    task, voucher = decide(
         session,
         user,
         task_id,
@@ -129,13 +154,12 @@ def post_decision(task_id: int, body: DecisionIn, user: Authorizer, session: Ses
         comment=body.comment,
         token=body.token,
     )
-    voucher_status = session.scalar(select(Voucher.status).where(Voucher.id == task.voucher_id))
     return {
         "task_id": task.id,
         "task_status": task.status,
         "approvals": task.approvals,
         "approvals_required": task.approvals_required,
-        "voucher_status": voucher_status,
+        "voucher_status": voucher.status,
     }
 
 
