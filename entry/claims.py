@@ -145,9 +145,20 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
     for _attempt in range(3):
         params = {"uid": user.id, "now": utcnow(), "quota": pool[1]}
         row = session.execute(_next_query(kinds, locking), params).first()
+        if row is None and locking:
+            # Every voucher with work for this user is held right now (a submission or claim
+            # in flight, typically on the voucher this keyer just keyed): wait for the most
+            # urgent one rather than answer "no task". Holding no other lock, this cannot
+            # deadlock, and the lease UPDATE re-checks the task once the voucher is ours.
+            row = session.execute(_next_query(kinds, False), params).first()
+            if row is not None:
+                row = (*row[:2], _lock_voucher(session, row[2].id, skip=False), row[3])
         if row is None:
             return None
         task_id, kind, voucher, version = row
+        if voucher.status != "awaiting_entry":  # it left entry while we waited for it
+            session.rollback()
+            continue
         claim = _take(session, user, (task_id, kind), voucher, kinds, pool)
         if claim is not None:
             claim.form_version = version

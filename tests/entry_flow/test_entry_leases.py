@@ -124,3 +124,34 @@ def test_entry_expired_lease_nobody_else_may_take_goes_to_arbiter(client, pg_inl
     _expire(url, t2["id"])  # keyer2 walked away; keyer1 keyed the field already
     task = client.get("/api/arbitration/next", headers=login(client, "arbiter1")).json()
     assert task["id"] == t2["id"] and task["kind"] == "arbitrate"
+
+
+def test_entry_claim_waits_for_a_held_voucher_instead_of_answering_no_task(pg_inline_env) -> None:  # noqa: ANN001
+    """The only voucher with work is held (a submission in flight): the claim waits for it."""
+    import threading
+
+    from entry.claims import claim_next, lock_voucher
+    from storage.blobs import LocalBlobStore
+    from storage.models import Voucher
+
+    url = pg_inline_env["database_url"]
+    make_voucher(url, LocalBlobStore(pg_inline_env["data_dir"] + "/blobs"), form="deposit_slip")
+    got: list = []
+    with session_scope(url) as holder:
+        (vid,) = holder.scalars(select(Voucher.id)).all()
+        lock_voucher(holder, vid)
+
+        def claimer() -> None:
+            with session_scope(url) as s:
+                user = s.scalar(select(User).where(User.username == "keyer1"))
+                c = claim_next(s, user, kinds=("key", "third_key", "whole_voucher"))
+                got.append(c and c.task.id)
+                s.commit()
+
+        thread = threading.Thread(target=claimer)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the claim should wait for the held voucher"
+        holder.commit()
+    thread.join(timeout=30)
+    assert got and got[0] is not None

@@ -2,6 +2,7 @@
 an authorizer approves, the voucher shows as posted."""
 
 import json
+import time
 
 from sqlalchemy import func, select
 
@@ -51,6 +52,19 @@ def key_generated(page, truths: dict[str, dict]) -> int:  # noqa: ANN001
         keyed += 1
 
 
+def wait_until_left_entry(url: str, n: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with session_scope(url) as session:
+            waiting = session.scalar(
+                select(func.count()).where(Voucher.status == "awaiting_authorization")
+            )
+        if waiting == n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{n} vouchers did not reach authorization in {timeout_s} s")
+
+
 def test_browser_full_walk_upload_key_approve_posted(new_page, tmp_path):  # noqa: ANN001
     allow_two_keyers_and_route_deposits()
     paths = generate_vouchers(tmp_path / "scans", n=2, seed=61, forms=["deposit_slip"])
@@ -82,6 +96,9 @@ def test_browser_full_walk_upload_key_approve_posted(new_page, tmp_path):  # noq
         keyed += key_generated(keyer, truths)
         shot(keyer, f"walk-{name}-done")
     assert keyed > 0
+    # The keyer page sends each key without waiting for it (and flips to the next slice): the
+    # last submissions, which finish entry and route the vouchers, may still be running.
+    wait_until_left_entry(url, len(truths))
 
     auth = new_page()
     login_as(auth, "authorizer1")
