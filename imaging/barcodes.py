@@ -45,9 +45,11 @@ def _text_of(raw: bytes, fallback: str) -> str:
         return fallback
 
 
-def read_zxing(gray: np.ndarray, scale: float = 1.0) -> list[CodeReading]:
+def read_zxing(gray: np.ndarray, scale: float = 1.0, *, rotate: bool = True) -> list[CodeReading]:
+    """rotate=False skips zxing's 90/270° passes for 1-D codes (an upright or 180° frame:
+    bars are read in either direction, QR in any orientation); ~35 % less time."""
     out = []
-    for r in zxingcpp.read_barcodes(gray, formats=_ZX_FORMATS):
+    for r in zxingcpp.read_barcodes(gray, formats=_ZX_FORMATS, try_rotate=rotate):
         if not r.valid:
             continue
         pos = r.position
@@ -88,11 +90,15 @@ def _merge(found: Iterable[CodeReading]) -> tuple[CodeReading, ...]:
     return tuple(sorted(seen.values(), key=lambda r: (r.symbology, r.rect)))
 
 
-def read_codes(img: np.ndarray, *, thorough: bool = True) -> tuple[CodeReading, ...]:
+def read_codes(
+    img: np.ndarray, *, thorough: bool = True, upright: bool = False
+) -> tuple[CodeReading, ...]:
     """All Code 128 and QR codes found. zxing first; zbar, rescaled and binarised passes only
-    while no Code 128 was read (and the rescaled/binarised ones only when `thorough`)."""
+    while no Code 128 was read (and the rescaled/binarised ones only when `thorough`).
+    upright: `img` is a rectified frame (bars horizontal), so zxing need not turn it 90°."""
     gray = to_gray(img)
-    found = read_zxing(gray)
+    rotate = not upright
+    found = read_zxing(gray, rotate=rotate)
     if not _has_128(found):
         found += read_zbar(gray)
     if not _has_128(found) and thorough:
@@ -104,7 +110,7 @@ def read_codes(img: np.ndarray, *, thorough: bool = True) -> tuple[CodeReading, 
                 fy=scale,
                 interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
             )
-            found += read_zxing(scaled, scale) + read_zbar(scaled, scale)
+            found += read_zxing(scaled, scale, rotate=rotate) + read_zbar(scaled, scale)
             if _has_128(found):
                 break
     if not _has_128(found) and thorough:
@@ -116,7 +122,7 @@ def read_codes(img: np.ndarray, *, thorough: bool = True) -> tuple[CodeReading, 
             31,
             10,
         )
-        found += read_zxing(binar) + read_zbar(binar)
+        found += read_zxing(binar, rotate=rotate) + read_zbar(binar)
     return _merge(found)
 
 

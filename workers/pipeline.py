@@ -14,7 +14,7 @@ import numpy as np
 from imaging.barcodes import CodeReading, read_codes, read_qr_in_box
 from imaging.classify import Classification, classify_form, serial_reading
 from imaging.decode import decode_image
-from imaging.geometry import FormQuad, find_form, rectify, to_gray
+from imaging.geometry import FormQuad, find_form, rectify, to_gray, work_image
 from imaging.layout import FormLayout
 from imaging.quality import QualityReport, assess_quality
 from imaging.register import register_form
@@ -82,7 +82,7 @@ def _read_serial_bands(rect: np.ndarray, layouts, codes: tuple[CodeReading, ...]
     or the bottom band when it is upside down (cheaper than rescaling the whole form)."""
     band = int(rect.shape[0] * SERIAL_BAND_SHARE)
     for on_bottom, part in ((False, rect[:band]), (True, rect[-band:])):
-        extra = read_codes(part, thorough=True)
+        extra = read_codes(part, thorough=True, upright=True)
         if serial_reading(extra, layouts):
             return codes + extra, on_bottom
     return codes, None
@@ -109,19 +109,21 @@ def process_scan(
 
     Field slices and `registered` are grey unless colour_slices; the seal slice is RGB."""
     clock = _Clock()
-    decoded = decode_image(data, max_pixels=max_pixels)
+    # A grey scan stays grey (HxW): widening it to RGB and back gave the same pixels.
+    decoded = decode_image(data, max_pixels=max_pixels, keep_grey=True)
     page = decoded.pages[0]
     gray = to_gray(page)  # every step but the final colour warp works on grey
     clock.lap("decode")
-    quad: FormQuad | None = find_form(gray)
+    work = work_image(gray)  # shared by the frame search and the quality gate
+    quad: FormQuad | None = find_form(gray, work=work)
     clock.lap("find_form")
     sizes = [lay.size_mm for lay in layouts.values()]
-    quality = assess_quality(gray, dpi_hint=decoded.dpi, form_sizes_mm=sizes, quad=quad)
+    quality = assess_quality(gray, dpi_hint=decoded.dpi, form_sizes_mm=sizes, quad=quad, work=work)
     clock.lap("quality")
     rect = None
     if quad is not None:
         rect, to_rect = rectify(gray, quad, out_w=round(quad.width_px), out_h=round(quad.height_px))
-        codes = read_codes(rect, thorough=False)
+        codes = read_codes(rect, thorough=False, upright=True)
         on_bottom = _barcode_on_bottom(codes, layouts, rect.shape[0])
         if on_bottom is None:
             codes, on_bottom = _read_serial_bands(rect, layouts, codes)
@@ -150,6 +152,8 @@ def process_scan(
     registered = residual = homography = None
     layout = layouts.get(cls.form) if cls.form else None
     if quad is not None and layout is not None:
+        if colour_slices and page.ndim == 2:
+            page = cv2.cvtColor(page, cv2.COLOR_GRAY2RGB)
         reg = register_form(
             page, quad, layout, px_per_mm=px_per_mm, gray=gray, colour=colour_slices
         )
@@ -162,13 +166,15 @@ def process_scan(
             clock.lap("qr_box")
         slices = cut_slices(registered, layout, px_per_mm=px_per_mm, margin_mm=margin_mm)
         if not colour_slices:  # seals are red: keep that one in colour
-            slices[SEAL_KEY] = warp_box(
+            seal = warp_box(
                 page,
                 np.asarray(reg.homography),
                 layout.seal_box,
                 px_per_mm=px_per_mm,
                 margin_mm=margin_mm,
             )
+            # A grey scan's seal as RGB like any other (the same pixels as warping RGB).
+            slices[SEAL_KEY] = cv2.cvtColor(seal, cv2.COLOR_GRAY2RGB) if seal.ndim == 2 else seal
         clock.lap("slice")
     ocr_out = None
     if ocr is not None and layout is not None and slices:
