@@ -53,6 +53,32 @@ def _event_digest(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _next_link(
+    voucher: Voucher,
+    actor_id: int | None,
+    kind: str,
+    from_status: str | None,
+    to_status: str | None,
+    reason: str | None,
+    details: dict[str, Any],
+) -> tuple[datetime, str, str]:
+    """The time, previous hash and hash of the voucher's next event."""
+    at = utcnow()
+    prev = voucher.event_head or GENESIS
+    digest = _event_digest(
+        prev_hash=prev,
+        voucher_id=voucher.id,
+        actor_id=actor_id,
+        at=at,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        details=details,
+    )
+    return at, prev, digest
+
+
 def append_event(
     session: Session,
     voucher: Voucher,
@@ -68,26 +94,15 @@ def append_event(
     if voucher.id is None:
         voucher.id = uuid.uuid4()
     details = details or {}
-    at = utcnow()
-    prev = voucher.event_head or GENESIS
-    digest = _event_digest(
-        prev_hash=prev,
-        voucher_id=voucher.id,
-        actor_id=actor_id,
-        at=at,
-        kind=kind,
-        from_status=from_status and str(from_status),
-        to_status=to_status and str(to_status),
-        reason=reason,
-        details=details,
-    )
+    from_status, to_status = from_status and str(from_status), to_status and str(to_status)
+    at, prev, digest = _next_link(voucher, actor_id, kind, from_status, to_status, reason, details)
     event = VoucherEvent(
         voucher_id=voucher.id,
         actor_id=actor_id,
         at=at,
         kind=kind,
-        from_status=from_status and str(from_status),
-        to_status=to_status and str(to_status),
+        from_status=from_status,
+        to_status=to_status,
         reason=reason,
         details=details,
         prev_hash=prev,
@@ -138,19 +153,7 @@ def append_event_now(
     the new chain head.
     """
     details = details or {}
-    at = utcnow()
-    prev = voucher.event_head or GENESIS
-    digest = _event_digest(
-        prev_hash=prev,
-        voucher_id=voucher.id,
-        actor_id=actor_id,
-        at=at,
-        kind=kind,
-        from_status=None,
-        to_status=None,
-        reason=reason,
-        details=details,
-    )
+    at, prev, digest = _next_link(voucher, actor_id, kind, None, None, reason, details)
     row = {
         "vid": voucher.id,
         "actor": actor_id,
