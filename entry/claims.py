@@ -156,7 +156,7 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
         if row is None:
             return None
         task_id, kind, voucher, version = row
-        if voucher.status != "awaiting_entry":  # it left entry while we waited for it
+        if voucher is None or voucher.status != "awaiting_entry":  # it left entry meanwhile
             session.rollback()
             continue
         claim = _take(session, user, (task_id, kind), voucher, kinds, pool)
