@@ -60,19 +60,7 @@ def queue_page(
             .order_by(EntryTask.sla_due_at)
             .limit(200)
         ).all()
-        items = [
-            {
-                "task": t.id,
-                "voucher_id": t.voucher_id,
-                "form": form,
-                "serial": serial,
-                "status": t.status,
-                "holder": holder,
-                "due": t.sla_due_at,
-                "late": _aware(t.sla_due_at) < now,
-            }
-            for t, form, serial, holder in rows
-        ]
+        items = [_task_row(t, form, serial, holder, now) for t, form, serial, holder in rows]
     elif stage == "authorize":
         rows = session.execute(
             select(AuthorizationTask, Voucher.form, Voucher.serial, User.username)
@@ -83,17 +71,7 @@ def queue_page(
             .limit(200)
         ).all()
         items = [
-            {
-                "task": t.id,
-                "voucher_id": t.voucher_id,
-                "form": form,
-                "serial": serial,
-                "status": t.status,
-                "holder": holder,
-                "due": t.sla_due_at,
-                "late": _aware(t.sla_due_at) < now,
-                "queue": t.queue,
-            }
+            {**_task_row(t, form, serial, holder, now), "queue": t.queue}
             for t, form, serial, holder in rows
         ]
     elif stage == "classify":
@@ -107,6 +85,22 @@ def queue_page(
         user=user,
         js_messages=("dash.",),
     )
+
+
+def _task_row(
+    task, form: str | None, serial: str | None, holder: str | None, now: datetime
+) -> dict:  # noqa: ANN001
+    """One line of a supervisor's queue: an entry or authorization task."""
+    return {
+        "task": task.id,
+        "voucher_id": task.voucher_id,
+        "form": form,
+        "serial": serial,
+        "status": task.status,
+        "holder": holder,
+        "due": task.sla_due_at,
+        "late": _aware(task.sla_due_at) < now,
+    }
 
 
 def _aware(value: datetime) -> datetime:

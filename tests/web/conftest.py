@@ -106,3 +106,41 @@ def login_as(page, username: str, password: str = "demo") -> None:  # noqa: ANN0
     page.fill("input[name=password]", password)
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def key_until_empty(page, value_for, *, first_shot: str | None = None) -> int:  # noqa: ANN001
+    """Key every slice the keyer page offers, keyboard only, until it shows "no task".
+
+    `value_for(task_id, field_name)` gives the value to type (None: mark blank with F3); a soft
+    warning is confirmed with Enter. Returns how many slices were keyed.
+    """
+    keyed = 0
+    while True:
+        page.wait_for_function(
+            "document.body.dataset.task || !document.getElementById('empty').hidden"
+        )
+        task = page.evaluate("document.body.dataset.task || null")
+        if task is None:
+            return keyed
+        field = page.get_attribute("#value", "data-field")
+        assert page.evaluate("document.activeElement.id") == "value"
+        if keyed == 0 and first_shot:
+            shot(page, first_shot)
+        value = value_for(int(task), field)
+        if value:
+            page.keyboard.type(str(value))
+            page.keyboard.press("Enter")
+        else:
+            page.keyboard.press("F3")
+        for _ in range(3):
+            page.wait_for_function(
+                "([t]) => document.body.dataset.task !== t"
+                " || document.getElementById('prompt').dataset.kind",
+                arg=[task],
+            )
+            if page.evaluate("document.body.dataset.task") != task:
+                break
+            kind = page.get_attribute("#prompt", "data-kind")
+            assert kind == "warning", page.inner_text("#prompt")
+            page.keyboard.press("Enter")  # confirm the warning
+        keyed += 1

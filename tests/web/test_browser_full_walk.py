@@ -12,7 +12,7 @@ from storage.imaging_models import VoucherField
 from storage.models import Voucher
 from storage.settings import get_settings
 from synth.generate import generate_vouchers
-from tests.web.conftest import login_as, shot
+from tests.web.conftest import key_until_empty, login_as, shot
 from tests.web.test_browser_workstations import allow_two_keyers_and_route_deposits
 
 
@@ -20,36 +20,6 @@ def truth_of_task(task_id: int, truths: dict[str, dict]) -> dict[str, str]:
     with session_scope(get_settings().effective_database_url) as session:
         voucher = session.get(Voucher, session.get(EntryTask, task_id).voucher_id)
         return truths[voucher.serial]["fields"]
-
-
-def key_generated(page, truths: dict[str, dict]) -> int:  # noqa: ANN001
-    keyed = 0
-    while True:
-        page.wait_for_function(
-            "document.body.dataset.task || !document.getElementById('empty').hidden"
-        )
-        task = page.evaluate("document.body.dataset.task || null")
-        if task is None:
-            return keyed
-        truth = truth_of_task(int(task), truths)
-        field = page.get_attribute("#value", "data-field")
-        value = truth.get(field)
-        if value:
-            page.keyboard.type(str(value))
-            page.keyboard.press("Enter")
-        else:
-            page.keyboard.press("F3")
-        for _ in range(3):
-            page.wait_for_function(
-                "([t]) => document.body.dataset.task !== t"
-                " || document.getElementById('prompt').dataset.kind",
-                arg=[task],
-            )
-            if page.evaluate("document.body.dataset.task") != task:
-                break
-            assert page.get_attribute("#prompt", "data-kind") == "warning"
-            page.keyboard.press("Enter")
-        keyed += 1
 
 
 def wait_until_left_entry(url: str, n: int, timeout_s: float = 60) -> None:
@@ -93,7 +63,7 @@ def test_browser_full_walk_upload_key_approve_posted(new_page, tmp_path):  # noq
     for name in ("keyer1", "keyer2"):
         keyer = new_page()
         login_as(keyer, name)
-        keyed += key_generated(keyer, truths)
+        keyed += key_until_empty(keyer, lambda t, f: truth_of_task(t, truths).get(f))
         shot(keyer, f"walk-{name}-done")
     assert keyed > 0
     # The keyer page sends each key without waiting for it (and flips to the next slice): the

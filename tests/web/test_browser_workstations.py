@@ -18,7 +18,7 @@ from storage.models import Voucher
 from storage.settings import get_settings
 from tests.entry_flow.vouchers import make_voucher, truth_values
 from tests.support import scan_bytes
-from tests.web.conftest import login_as, shot
+from tests.web.conftest import key_until_empty, login_as, shot
 
 
 def allow_two_keyers_and_route_deposits() -> None:
@@ -53,40 +53,6 @@ def prepare_deposit_voucher() -> str:
     )
 
 
-def key_until_empty(page, truth: dict[str, str], *, name: str) -> int:  # noqa: ANN001
-    """Key every task offered, keyboard only; returns how many were keyed."""
-    keyed = 0
-    while True:
-        page.wait_for_function(
-            "document.body.dataset.task || !document.getElementById('empty').hidden"
-        )
-        task = page.evaluate("document.body.dataset.task || null")
-        if task is None:
-            return keyed
-        field = page.get_attribute("#value", "data-field")
-        assert page.evaluate("document.activeElement.id") == "value"
-        if keyed == 0:
-            shot(page, f"keyer-{name}-slice")
-        value = truth.get(field)
-        if value:
-            page.keyboard.type(value)
-            page.keyboard.press("Enter")
-        else:
-            page.keyboard.press("F3")
-        for _ in range(3):
-            page.wait_for_function(
-                "([t]) => document.body.dataset.task !== t"
-                " || document.getElementById('prompt').dataset.kind",
-                arg=[task],
-            )
-            if page.evaluate("document.body.dataset.task") != task:
-                break
-            kind = page.get_attribute("#prompt", "data-kind")
-            assert kind == "warning", page.inner_text("#prompt")
-            page.keyboard.press("Enter")  # confirm the warning
-        keyed += 1
-
-
 def test_browser_keying_to_posting(new_page):  # noqa: ANN001
     vid = prepare_deposit_voucher()
     truth = truth_values("deposit_slip")
@@ -94,11 +60,11 @@ def test_browser_keying_to_posting(new_page):  # noqa: ANN001
     keyer1 = new_page()
     login_as(keyer1, "keyer1")
     assert keyer1.url.endswith("/keyer")
-    first = key_until_empty(keyer1, truth, name="1")
+    first = key_until_empty(keyer1, lambda _t, f: truth.get(f), first_shot="keyer-1-slice")
     shot(keyer1, "keyer-1-empty")
     keyer2 = new_page()
     login_as(keyer2, "keyer2")
-    second = key_until_empty(keyer2, truth, name="2")
+    second = key_until_empty(keyer2, lambda _t, f: truth.get(f), first_shot="keyer-2-slice")
     assert first > 0 and second > 0
 
     auth = new_page()
