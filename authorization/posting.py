@@ -13,7 +13,7 @@ from functools import cache
 from typing import Protocol
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from storage.authorization_models import PostingOutbox
 from storage.db import is_postgres, session_scope
 from storage.imaging_models import VoucherField
-from storage.lifecycle import VoucherStatus, move_to
+from storage.lifecycle import VoucherStatus, move_to_now
 from storage.models import Voucher, utcnow
 from storage.settings import Settings
 
@@ -95,10 +95,17 @@ class HttpCoreAdapter:
 
 def make_core_adapter(settings: Settings) -> CoreAdapter:
     if settings.core_url:
-        return HttpCoreAdapter(settings.core_url, settings.core_timeout_s)
+        return _http_adapter(settings.core_url, settings.core_timeout_s)
     from authorization.core_sim import LocalCoreAdapter
 
     return LocalCoreAdapter(settings)
+
+
+@cache
+def _http_adapter(base_url: str, timeout_s: float) -> HttpCoreAdapter:
+    """One adapter per worker process and core URL: its httpx client keeps connections open and
+    is built once (a new client builds an SSL context, about as costly as the posting itself)."""
+    return HttpCoreAdapter(base_url, timeout_s)
 
 
 # --- the outbox row, written in the approving (or routing) transaction ---------------------
@@ -242,24 +249,59 @@ def _forget_after_rollback(session: Session) -> None:
 # --- the posting job's steps -------------------------------------------------------------
 
 
+_OUTBOX = PostingOutbox.__table__
+_DONE = ("posted", "rejected")
+# Built once, with bound parameters: SQLAlchemy's compiled cache then serves every posting.
+_LOCK_OUTBOX = (
+    select(_OUTBOX.c.id, _OUTBOX.c.status, _OUTBOX.c.payload, _OUTBOX.c.idempotency_key)
+    .where(_OUTBOX.c.voucher_id == bindparam("vid"))
+    .with_for_update()
+)
+_MARK_SENDING = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("oid"))
+    .values(status="sending", attempts=_OUTBOX.c.attempts + 1)
+)
+_MARK_UNKNOWN = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status == "sending")
+    .values(status="unknown", last_error=bindparam("code"))
+)
+_RECORD = {
+    "posted": update(_OUTBOX)
+    .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status.not_in(_DONE))
+    .values(
+        status="posted",
+        core_reference=bindparam("reference"),
+        posted_at=bindparam("at"),
+        last_error=None,
+    )
+    .returning(_OUTBOX.c.attempts),
+    "rejected": update(_OUTBOX)
+    .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status.not_in(_DONE))
+    .values(status="rejected", last_error=bindparam("reason"))
+    .returning(_OUTBOX.c.attempts),
+}
+
+
 def post_voucher(voucher_id: str, *, settings: Settings, adapter: CoreAdapter) -> str:
-    """Send one outbox row to the core and record the answer. Safe to run again at any point."""
+    """Send one outbox row to the core and record the answer. Safe to run again at any point.
+
+    Plain statements, no unit of work: mark the row `sending` (committed before anything is
+    sent), send, then record the answer with the voucher's move and its audit event."""
     url = settings.effective_database_url
     vid = uuid.UUID(voucher_id)
     with session_scope(url) as session:
-        row = session.scalar(
-            select(PostingOutbox).where(PostingOutbox.voucher_id == vid).with_for_update()
-        )
+        row = session.execute(_LOCK_OUTBOX, {"vid": vid}).first()
         if row is None:
             return "missing"
-        if row.status in ("posted", "rejected"):
+        if row.status in _DONE:
             return "already_done"
-        payload, key = row.payload, row.idempotency_key
         # 'sending' left behind means a run died between sending and recording.
         outcome_unknown = row.status in ("sending", "unknown")
-        row.status = "sending"
-        row.attempts += 1
+        session.execute(_MARK_SENDING, {"oid": row.id})
         session.commit()
+    payload, key = row.payload, row.idempotency_key
     if payload is None:
         return record_result(url, vid, CoreResult("rejected", reason="incomplete_voucher"))
     try:
@@ -274,43 +316,43 @@ def post_voucher(voucher_id: str, *, settings: Settings, adapter: CoreAdapter) -
 
 def mark_unknown(url: str, voucher_id: uuid.UUID, code: str) -> None:
     with session_scope(url) as session:
-        row = session.scalar(
-            select(PostingOutbox).where(PostingOutbox.voucher_id == voucher_id).with_for_update()
-        )
-        if row is not None and row.status == "sending":
-            row.status = "unknown"
-            row.last_error = code
-            session.commit()
+        session.execute(_MARK_UNKNOWN, {"vid": voucher_id, "code": code})
+        session.commit()
 
 
 def record_result(url: str, voucher_id: uuid.UUID, result: CoreResult) -> str:
+    """Record the core's answer once: the outbox row and the voucher's move (posted, or posting
+    failed with the reason), voucher row first, in one transaction."""
     with session_scope(url) as session:
         voucher = session.get(Voucher, voucher_id, with_for_update=True)
-        row = session.scalar(
-            select(PostingOutbox).where(PostingOutbox.voucher_id == voucher_id).with_for_update()
-        )
-        if voucher is None or row is None or row.status in ("posted", "rejected"):
+        if voucher is None:
             return "already_done"
-        if result.status == "posted":
-            row.status, row.core_reference, row.posted_at = "posted", result.reference, utcnow()
-            row.last_error = None
-            move_to(
+        posted = result.status == "posted"
+        attempts = session.execute(
+            _RECORD["posted" if posted else "rejected"],
+            {"vid": voucher_id, "reference": result.reference, "at": utcnow()}
+            if posted
+            else {"vid": voucher_id, "reason": result.reason},
+        ).scalar()
+        if attempts is None:
+            return "already_done"
+        if posted:
+            move_to_now(
                 session,
                 voucher,
                 VoucherStatus.POSTED,
                 actor_id=None,
                 reason="core_posted",
-                details={"core_reference": result.reference, "attempts": row.attempts},
+                details={"core_reference": result.reference, "attempts": attempts},
             )
         else:
-            row.status, row.last_error = "rejected", result.reason
-            move_to(
+            move_to_now(
                 session,
                 voucher,
                 VoucherStatus.POSTING_FAILED,
                 actor_id=None,
                 reason=result.reason,
-                details={"attempts": row.attempts},
+                details={"attempts": attempts},
             )
         session.commit()
-        return row.status
+        return "posted" if posted else "rejected"

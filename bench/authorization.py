@@ -3,7 +3,7 @@ HTTP API, and posting throughput against the simulated core over HTTP.
 
     python -m bench.authorization [--authorizers 50] [--vouchers 2000] [--api-workers 2]
         [--think-ms 1000] [--no-saturation] [--postings 2000] [--posting-processes 4]
-        [--posting-threads 4]
+        [--posting-fork]
 
 Claims and decisions are measured three ways:
   * statements and commits per claim / decide, counted in-process (TestClient, same app);
@@ -16,7 +16,8 @@ With zero think time N closed-loop clients see latency = N / throughput (Little'
 latency targets apply to the think-time phase.
 
 Needs PostgreSQL (VOUCHERFLOW_TEST_PG_ADMIN, default postgres@127.0.0.1) and Redis
-(VOUCHERFLOW_TEST_REDIS, default db 15; the API enqueues postings there, nothing consumes them).
+(VOUCHERFLOW_TEST_REDIS, default db 15; the API enqueues postings there, nothing consumes them;
+posting jobs go to VOUCHERFLOW_BENCH_POSTING_REDIS, default db 13, flushed before and after).
 Creates and drops its own database. Prints figures; asserts nothing.
 """
 
@@ -31,16 +32,15 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from rq.job import Job
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
-from authorization.posting import HttpCoreAdapter, post_voucher
 from storage.authorization_models import AuthorizationRule, CorePosting, PostingOutbox
 from storage.db import get_engine, session_scope
 from storage.imaging_models import VoucherField
@@ -56,6 +56,7 @@ PG_ADMIN = os.environ.get(
     "VOUCHERFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS = os.environ.get("VOUCHERFLOW_TEST_REDIS", "redis://127.0.0.1:6379/15")
+POSTING_REDIS = os.environ.get("VOUCHERFLOW_BENCH_POSTING_REDIS", "redis://127.0.0.1:6379/13")
 
 
 def account(i: int) -> str:
@@ -502,53 +503,97 @@ def serve_core(url: str, port: int) -> subprocess.Popen:
     raise SystemExit("core simulator did not start")
 
 
-def post_chunk(job: tuple[str, str, list[str], int]) -> list[str]:
-    """One posting worker process: the posting job function over HTTP, a few threads."""
-    url, core_url, ids, threads = job
-    settings = Settings(database_url=url, core_url=core_url)
-    local = threading.local()
-
-    def post(vid: str) -> str:
-        if not hasattr(local, "adapter"):
-            local.adapter = HttpCoreAdapter(core_url, 10)
-        return post_voucher(vid, settings=settings, adapter=local.adapter)
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(post, ids))
+def start_posting_workers(url: str, core_url: str, n: int, *, fork: bool) -> list[subprocess.Popen]:
+    """`voucherflow worker posting` processes, as production runs them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERFLOW_")}
+    env.update(
+        VOUCHERFLOW_DATABASE_URL=url,
+        VOUCHERFLOW_REDIS_URL=POSTING_REDIS,
+        VOUCHERFLOW_CORE_URL=core_url,
+        VOUCHERFLOW_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = [sys.executable, "-m", "cli.main", "worker", "posting"]
+    cmd.append("--fork" if fork else "--no-fork")
+    return [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL) for _ in range(n)]
 
 
 def bench_posting(url: str, args: argparse.Namespace) -> None:
-    from multiprocessing import get_context
+    """Approved vouchers' posting jobs run by real RQ workers against the simulated core over
+    HTTP. The workers are up and idle before the jobs are enqueued; throughput is counted from
+    the jobs' own start and end times, CPU per posting over the workers (and any work-horses),
+    the core simulator and the database's backends while the jobs run."""
+    from redis import Redis
+    from rq import Worker
 
     with session_scope(url) as s:
         s.execute(text("UPDATE authorization_rule SET active = false"))
         s.commit()
     ids = [str(v) for v in make_vouchers(url, args.postings, offset=1_000_000)]
+    # Imported only now: importing workers.queues registers the after-commit enqueuer, and the
+    # vouchers above must not be posted in this process (they are enqueued below).
+    from workers.queues import enqueue_posting, posting_job_id
+
     port = free_port()
     core = serve_core(url, port)
-    procs = args.posting_processes
-    chunks = [
-        (url, f"http://127.0.0.1:{port}", ids[i::procs], args.posting_threads) for i in range(procs)
-    ]
+    core_url = f"http://127.0.0.1:{port}"
+    redis = Redis.from_url(POSTING_REDIS)
+    redis.flushdb()
+    settings = Settings(database_url=url, redis_url=POSTING_REDIS, core_url=core_url)
+    workers = start_posting_workers(url, core_url, args.posting_processes, fork=args.posting_fork)
     try:
-        with get_context("spawn").Pool(procs) as pool:
-            pool.map(abs, range(procs))  # processes up before the clock starts
-            started = time.perf_counter()
-            outcomes = [o for chunk in pool.map(post_chunk, chunks) for o in chunk]
-            elapsed = time.perf_counter() - started
+        deadline = time.monotonic() + 120
+        while len(Worker.all(connection=redis)) < len(workers):
+            if time.monotonic() > deadline:
+                raise SystemExit("posting workers did not start")
+            time.sleep(0.2)
+        workers_before = sum(tree_cpu_s(w.pid) for w in workers)
+        core_before = tree_cpu_s(core.pid)
+        with BackendCpu(url.rsplit("/", 1)[1]) as pg:
+            for vid in ids:
+                enqueue_posting(vid, settings=settings)
+            with session_scope(url) as s:
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    s.execute(text("SELECT pg_stat_clear_snapshot()"))
+                    open_rows = s.scalar(
+                        select(func.count())
+                        .select_from(PostingOutbox)
+                        .where(PostingOutbox.status.not_in(("posted", "rejected")))
+                    )
+                    s.rollback()
+                    if not open_rows:
+                        break
+                    time.sleep(0.2)
+        workers_cpu = sum(tree_cpu_s(w.pid) for w in workers) - workers_before
+        core_cpu = tree_cpu_s(core.pid) - core_before
     finally:
-        core.terminate()
-        core.wait(timeout=20)
+        for w in [*workers, core]:
+            w.terminate()
+        for w in [*workers, core]:
+            w.wait(timeout=30)
+    jobs = Job.fetch_many([posting_job_id(v) for v in ids], connection=redis)
+    spans = [(j.started_at, j.ended_at) for j in jobs if j and j.started_at and j.ended_at]
+    elapsed = (max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds()
+    redis.flushdb()
     with session_scope(url) as s:
         posted = s.scalar(
             select(func.count()).select_from(PostingOutbox).where(PostingOutbox.status == "posted")
         )
         core_rows = s.scalar(select(func.count()).select_from(CorePosting))
+    mode = "no fork" if not args.posting_fork else "a forked work-horse per job"
+    n = max(1, len(ids))
     print(
-        f"posting: {len(ids)} vouchers, {procs} processes x {args.posting_threads} threads running "
-        f"the posting job function, JSON/HTTP to the simulated core (separate uvicorn process): "
-        f"{elapsed:.1f}s -> {len(ids) / elapsed:.0f} vouchers/s "
-        f"({posted} posted, {core_rows} core postings, {sum(o != 'posted' for o in outcomes)} not)"
+        f"posting: {len(ids)} jobs, {args.posting_processes} RQ workers "
+        f"(`voucherflow worker posting`, {mode}), JSON/HTTP to the simulated core (separate "
+        f"uvicorn process): first job start to last job end {elapsed:.1f}s -> "
+        f"{len(ids) / elapsed:.0f} vouchers/s ({posted} posted, {core_rows} core postings, "
+        f"{len(ids) - len(spans)} jobs unfinished)"
+    )
+    print(
+        f"  CPU per posting: workers {1000 * workers_cpu / n:.1f} ms (RQ and the job) + core "
+        f"simulator {1000 * core_cpu / n:.1f} ms + PostgreSQL backends "
+        f"{1000 * pg.cpu_s / n:.1f} ms"
     )
 
 
@@ -566,7 +611,12 @@ def main() -> None:
     )
     parser.add_argument("--postings", type=int, default=2000)
     parser.add_argument("--posting-processes", type=int, default=4)
-    parser.add_argument("--posting-threads", type=int, default=4)
+    parser.add_argument(
+        "--posting-fork",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="workers fork a work-horse per job (the imaging workers' mode)",
+    )
     parser.add_argument("--skip-claims", action="store_true")
     args = parser.parse_args()
     name = f"vf_bench_{uuid.uuid4().hex[:8]}"

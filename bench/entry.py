@@ -83,6 +83,9 @@ class Truth:
 @dataclass
 class Stats:
     pairs_ms: list[float] = field(default_factory=list)
+    next_ms: list[float] = field(default_factory=list)
+    submit_ms: list[float] = field(default_factory=list)
+    closing_submit_ms: list[float] = field(default_factory=list)  # the key that ends entry
     handed: Counter = field(default_factory=Counter)
     submissions: int = 0
     refused: Counter = field(default_factory=Counter)
@@ -333,7 +336,7 @@ def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
     if opts.think_ms:
         time.sleep(opts.think_ms / 1000 * sim.rng.uniform(0.5, 1.5))  # keying the value
     t1 = time.perf_counter()
-    status = _submit(client, task, values, truth, vid, stats)
+    status, closing = _submit(client, task, values, truth, vid, stats)
     t_submit = time.perf_counter() - t1
     with stats.lock:
         stats.handed[task["id"]] += 1
@@ -343,13 +346,16 @@ def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
         if status == 200:
             stats.submissions += 1
             stats.pairs_ms.append((t_next + t_submit) * 1000)
+            stats.next_ms.append(t_next * 1000)
+            (stats.closing_submit_ms if closing else stats.submit_ms).append(t_submit * 1000)
             now = time.perf_counter()
             stats.first_at = stats.first_at or now
             stats.last_at = now
 
 
-def _submit(client, task, values, truth, vid, stats) -> int:  # noqa: ANN001
-    """Submit; a refused value is looked at again and keyed right (validation caught it)."""
+def _submit(client, task, values, truth, vid, stats) -> tuple[int, bool]:  # noqa: ANN001
+    """Submit; a refused value is looked at again and keyed right (validation caught it).
+    Returns the status and whether this key ended the voucher's entry."""
     for _attempt in range(3):
         if task["kind"] == "whole_voucher":
             body = {"token": task["token"], "values": values}
@@ -358,7 +364,8 @@ def _submit(client, task, values, truth, vid, stats) -> int:  # noqa: ANN001
             body = {"token": task["token"], **only}
         r = client.post(f"/api/entry/tasks/{task['id']}", json=body)
         if r.status_code != 422:
-            return r.status_code
+            closing = r.status_code == 200 and r.json().get("voucher_state") is not None
+            return r.status_code, closing
         err = r.json()["error"]
         with stats.lock:
             stats.refused[err["code"]] += 1
@@ -373,7 +380,7 @@ def _submit(client, task, values, truth, vid, stats) -> int:  # noqa: ANN001
                 if v
                 else {"flag": "blank"}
             )
-    return r.status_code
+    return r.status_code, False
 
 
 def arbiter_loop(client: httpx.Client, url: str, truth: Truth, done: threading.Event) -> None:
@@ -441,7 +448,15 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "submissions": stats.submissions,
         "submissions_per_s": round(stats.submissions / span, 1) if span else None,
         "next_submit_p50_ms": round(statistics.median(pairs), 1) if pairs else None,
-        "next_submit_p99_ms": round(pairs[int(len(pairs) * 0.99) - 1], 1) if pairs else None,
+        "next_submit_p99_ms": _p99(pairs),
+        "next_p99_ms": _p99(stats.next_ms),
+        "submit_p99_ms": _p99(stats.submit_ms),
+        "closing_submit_p50_ms": (
+            round(statistics.median(stats.closing_submit_ms), 1)
+            if stats.closing_submit_ms
+            else None
+        ),
+        "closing_submit_p99_ms": _p99(stats.closing_submit_ms),
         "server_cpu_ms_per_next_submit": (
             round(1000 * stats.server_cpu_s / stats.submissions, 1) if stats.submissions else None
         ),
@@ -551,6 +566,11 @@ def _proc_cpu(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _p99(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    return round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1) if ordered else None
 
 
 def server_cpu_seconds(pid: int) -> float:

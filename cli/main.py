@@ -59,11 +59,18 @@ def serve(
 def worker(
     queues: Annotated[list[str] | None, typer.Argument(help="queues, in priority order")] = None,
     burst: Annotated[bool, typer.Option(help="exit when the queues are empty")] = False,
+    fork: Annotated[
+        bool,
+        typer.Option(
+            help="a work-horse process per job; --no-fork (posting/default queues only) runs jobs "
+            "in the worker, keeping its connections open"
+        ),
+    ] = True,
 ) -> None:
     """Run an RQ worker (needs VOUCHERFLOW_REDIS_URL)."""
     from workers.main import run_worker
 
-    run_worker(queues or None, burst=burst)
+    run_worker(queues or None, burst=burst, fork=fork)
 
 
 @app.command()

@@ -114,9 +114,11 @@ def append_event(
 
 
 _EVENT_VALUES = (
-    "(voucher_id, actor_id, at, kind, reason, details, prev_hash, hash) "
-    "VALUES (:vid, :actor, :at, :kind, :reason, {details}, :prev, :hash)"
+    "(voucher_id, actor_id, at, kind, from_status, to_status, reason, details, prev_hash, hash) "
+    "VALUES (:vid, :actor, :at, :kind, :from_status, :to_status, :reason, {details}, :prev, :hash)"
 )
+_HEAD = "UPDATE voucher SET event_head = :hash, updated_at = :at{status} WHERE id = :vid"
+_STATUS = ", status = :to_status, status_reason = :reason"
 
 
 def _typed(sql: str) -> TextClause:
@@ -128,12 +130,17 @@ def _typed(sql: str) -> TextClause:
 
 
 _INSERT_EVENT = _typed("INSERT INTO voucher_event " + _EVENT_VALUES.format(details=":details"))
-_MOVE_HEAD = _typed("UPDATE voucher SET event_head = :hash, updated_at = :at WHERE id = :vid")
-_APPEND_PG = _typed(
-    "WITH ev AS (INSERT INTO voucher_event "
-    + _EVENT_VALUES.format(details="CAST(:details AS JSON)")
-    + ") UPDATE voucher SET event_head = :hash, updated_at = :at WHERE id = :vid"
-)
+# (moves the status too?) -> the chain-head update; on PostgreSQL with the insert in a CTE
+_MOVE_HEAD = {moves: _typed(_HEAD.format(status=_STATUS if moves else "")) for moves in (0, 1)}
+_APPEND_PG = {
+    moves: _typed(
+        "WITH ev AS (INSERT INTO voucher_event "
+        + _EVENT_VALUES.format(details="CAST(:details AS JSON)")
+        + ") "
+        + _HEAD.format(status=_STATUS if moves else "")
+    )
+    for moves in (0, 1)
+}
 
 
 def append_event_now(
@@ -144,33 +151,43 @@ def append_event_now(
     actor_id: int | None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
 ) -> str:
-    """append_event for the hot paths (claims, keys): written at once, in one statement on
-    PostgreSQL (a data-modifying CTE), two on SQLite.
+    """append_event for the hot paths (claims, keys, posting): written at once, in one statement
+    on PostgreSQL (a data-modifying CTE), two on SQLite. With `to_status` the same statement
+    moves the voucher's status (and status reason): see storage.lifecycle.move_to_now.
 
     The voucher row must exist and be held by the caller. No unit-of-work flush is involved;
     the voucher object is kept in step (its event_head) without being marked changed. Returns
     the new chain head.
     """
     details = details or {}
-    at, prev, digest = _next_link(voucher, actor_id, kind, None, None, reason, details)
+    from_status, to_status = from_status and str(from_status), to_status and str(to_status)
+    at, prev, digest = _next_link(voucher, actor_id, kind, from_status, to_status, reason, details)
     row = {
         "vid": voucher.id,
         "actor": actor_id,
         "at": at,
         "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
         "reason": reason,
         "details": json.dumps(details, ensure_ascii=False),
         "prev": prev,
         "hash": digest,
     }
+    moves = int(to_status is not None)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_APPEND_PG, row)  # one round trip
+        session.execute(_APPEND_PG[moves], row)  # one round trip
     else:
         session.execute(_INSERT_EVENT, row)
-        session.execute(_MOVE_HEAD, row)
+        session.execute(_MOVE_HEAD[moves], row)
     set_committed_value(voucher, "event_head", digest)
     set_committed_value(voucher, "updated_at", at)
+    if moves:
+        set_committed_value(voucher, "status", to_status)
+        set_committed_value(voucher, "status_reason", reason)
     return digest
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage.audit import append_event
+from storage.audit import append_event, append_event_now
 from storage.errors import IllegalTransitionError
 from storage.models import Voucher
 
@@ -59,6 +59,17 @@ def can_move(from_status: str, to_status: str) -> bool:
     return VoucherStatus(to_status) in TRANSITIONS[VoucherStatus(from_status)]
 
 
+def _allowed_from(voucher: Voucher, to_status: VoucherStatus) -> VoucherStatus:
+    """The voucher's status, checked to allow the move to `to_status`."""
+    from_status = VoucherStatus(voucher.status)
+    if to_status not in TRANSITIONS[from_status]:
+        raise IllegalTransitionError(
+            f"voucher cannot go from {from_status} to {to_status}",
+            details={"from": str(from_status), "to": str(to_status)},
+        )
+    return from_status
+
+
 def move_to(
     session: Session,
     voucher: Voucher,
@@ -69,15 +80,34 @@ def move_to(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Change the voucher's status if the table allows it, and record the event."""
-    from_status = VoucherStatus(voucher.status)
-    if to_status not in TRANSITIONS[from_status]:
-        raise IllegalTransitionError(
-            f"voucher cannot go from {from_status} to {to_status}",
-            details={"from": str(from_status), "to": str(to_status)},
-        )
+    from_status = _allowed_from(voucher, to_status)
     voucher.status = to_status
     voucher.status_reason = reason
     append_event(
+        session,
+        voucher,
+        kind="transition",
+        actor_id=actor_id,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        details=details,
+    )
+
+
+def move_to_now(
+    session: Session,
+    voucher: Voucher,
+    to_status: VoucherStatus,
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """move_to for the hot paths: status, status reason and the event written at once (one
+    statement on PostgreSQL), without a unit-of-work flush. The caller holds the voucher row."""
+    from_status = _allowed_from(voucher, to_status)
+    append_event_now(
         session,
         voucher,
         kind="transition",

@@ -111,8 +111,8 @@ def client(request: pytest.FixtureRequest):  # noqa: ANN201
 def start_worker(service_env: dict[str, str]):  # noqa: ANN201
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        w = WorkerProcess(service_env)
+    def start(*args: str) -> WorkerProcess:
+        w = WorkerProcess(service_env, args)
         started.append(w)
         return w
 

@@ -71,14 +71,15 @@ def scan_bytes(seed: int = 0, size: tuple[int, int] = (1600, 800), fmt: str = "P
 
 
 class WorkerProcess:
-    """A real `voucherflow worker` subprocess (RQ worker + forked work-horses)."""
+    """A real `voucherflow worker` subprocess (RQ worker + forked work-horses, or with args
+    such as `posting --no-fork` a worker that runs its jobs in its own process)."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ()):
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERFLOW_")}
         full_env.update({f"VOUCHERFLOW_{k.upper()}": v for k, v in env.items()})
         full_env["PYTHONPATH"] = str(ROOT)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker"],
+            [sys.executable, "-m", "cli.main", "worker", *args],
             cwd=ROOT,
             env=full_env,
             start_new_session=True,

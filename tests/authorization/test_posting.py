@@ -5,13 +5,20 @@ a worker SIGKILLed between sending and recording both end with exactly one posti
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from storage.authorization_models import CoreAccount, CorePosting, PostingOutbox
 from storage.models import Voucher, VoucherEvent
 from tests.authorization.conftest import ACCOUNT_A, add_rule, luhn_complete
 from tests.support import apply_env, db_session, login, wait_for
+from workers.main import worker_class
 from workers.posting import reconcile_posting
+
+# The default worker forks a work-horse per job; a posting worker may run them in its own process.
+WORKER_MODES = pytest.mark.parametrize(
+    "worker_args", [(), ("posting", "default", "--no-fork")], ids=["forking", "no_fork"]
+)
 
 
 def use_core(monkeypatch, service_env, core_server, timeout_s: str) -> None:  # noqa: ANN001
@@ -82,8 +89,9 @@ def test_posting_after_approval_and_refusals_to_exception_queue(  # noqa: ANN001
     assert core_postings(url, "WT1000000004") == 1
 
 
+@WORKER_MODES
 def test_posting_core_times_out_after_commit_posts_once(  # noqa: ANN001
-    service_env, start_worker, core_server, entered, monkeypatch
+    service_env, start_worker, core_server, entered, monkeypatch, worker_args
 ):
     url = service_env["database_url"]
     use_core(monkeypatch, service_env, core_server, "1")
@@ -91,7 +99,7 @@ def test_posting_core_times_out_after_commit_posts_once(  # noqa: ANN001
         f"{core_server.url}/faults", json={"mode": "delay_after_commit", "seconds": 2.5}
     ).raise_for_status()
     vid = entered(serial="WT2000000001")
-    start_worker()
+    start_worker(*worker_args)
     wait_for(lambda: status_of(url, vid) == "posted", timeout=90)
     row = outbox_of(url, vid)
     assert core_postings(url, "WT2000000001") == 1
@@ -105,8 +113,9 @@ def test_posting_core_times_out_after_commit_posts_once(  # noqa: ANN001
     assert len(posted) == 1 and posted[0].details["core_reference"] == row.core_reference
 
 
+@WORKER_MODES
 def test_posting_worker_sigkilled_between_send_and_record_posts_once(  # noqa: ANN001
-    service_env, start_worker, core_server, entered, monkeypatch
+    service_env, start_worker, core_server, entered, monkeypatch, worker_args
 ):
     url = service_env["database_url"]
     use_core(monkeypatch, service_env, core_server, "60")
@@ -114,7 +123,7 @@ def test_posting_worker_sigkilled_between_send_and_record_posts_once(  # noqa: A
         f"{core_server.url}/faults", json={"mode": "delay_after_commit", "seconds": 60}
     ).raise_for_status()
     vid = entered(serial="WT3000000001")
-    worker = start_worker()
+    worker = start_worker(*worker_args)
     # The core has booked it and the worker waits for the answer: kill it right there.
     wait_for(lambda: core_postings(url, "WT3000000001") == 1, timeout=60)
     assert outbox_of(url, vid).status == "sending"
@@ -122,7 +131,16 @@ def test_posting_worker_sigkilled_between_send_and_record_posts_once(  # noqa: A
     assert status_of(url, vid) == "posting"
     # Until the job's heartbeat is stale the sweep leaves it alone, then re-enqueues it.
     wait_for(lambda: str(vid) in reconcile_posting(older_than_s=0).requeued, timeout=30, interval=1)
-    start_worker()
+    start_worker(*worker_args)
     wait_for(lambda: status_of(url, vid) == "posted", timeout=90)
     assert core_postings(url, "WT3000000001") == 1
     assert outbox_of(url, vid).attempts == 2
+
+
+def test_imaging_jobs_are_never_run_without_a_work_horse() -> None:
+    from rq import SimpleWorker, Worker
+
+    assert worker_class(["posting", "default"], fork=False) is SimpleWorker
+    assert worker_class(["imaging", "posting"], fork=True) is Worker
+    with pytest.raises(SystemExit, match="untrusted images"):
+        worker_class(["posting", "imaging"], fork=False)

@@ -89,3 +89,28 @@ def test_an_edited_fast_event_is_found(db_url: str) -> None:
     with session_scope(db_url) as s:
         problems = verify_voucher_chain(s, s.get(Voucher, vid))
         assert [p.problem for p in problems] == ["edited"]
+
+
+def test_a_fast_move_writes_status_and_event_in_the_chain(db_url: str) -> None:
+    from storage.errors import IllegalTransitionError
+    from storage.lifecycle import VoucherStatus, move_to_now
+
+    with session_scope(db_url) as s:
+        v = _voucher(s)
+        v.status = "posting"
+        s.add(v)
+        append_event(s, v, kind="uploaded", actor_id=None)
+        s.commit()
+        move_to_now(s, v, VoucherStatus.POSTED, actor_id=None, reason="core_posted")
+        with pytest.raises(IllegalTransitionError):
+            move_to_now(s, v, VoucherStatus.AWAITING_ENTRY, actor_id=None)
+        s.commit()
+        vid = v.id
+    with session_scope(db_url) as s:
+        v = s.get(Voucher, vid)
+        assert (v.status, v.status_reason) == ("posted", "core_posted")
+        last = s.scalars(
+            select(VoucherEvent).where(VoucherEvent.voucher_id == vid).order_by(VoucherEvent.id)
+        ).all()[-1]
+        assert (last.kind, last.from_status, last.to_status) == ("transition", "posting", "posted")
+        assert verify_voucher_chain(s, v) == []
