@@ -1,11 +1,13 @@
 """Models of automatic verification: specimen seals per account, encrypted payment-password
-keys, seal-check results, risk flags with evidence, and each voucher's perceptual image hash.
+keys, seal-check results, risk flags with evidence, each voucher's perceptual image hash and
+each entered voucher's account activity (what the risk rules read).
 
 Account numbers here are customer data: kept in the database, never logged.
 """
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     UniqueConstraint,
 )
@@ -115,3 +118,28 @@ class VoucherImageHash(Base):
     dhash: Mapped[str] = mapped_column(String(16), index=True)  # hex
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The hash cut in five bands (13, 13, 13, 13, 12 bits), each indexed: two hashes at most 4
+    # bits apart agree on at least one band, so a near-duplicate search probes five indexes
+    # instead of reading every hash (see verification.image_hash.bands).
+    band0: Mapped[int | None] = mapped_column(Integer, index=True)
+    band1: Mapped[int | None] = mapped_column(Integer, index=True)
+    band2: Mapped[int | None] = mapped_column(Integer, index=True)
+    band3: Mapped[int | None] = mapped_column(Integer, index=True)
+    band4: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AccountActivity(Base):
+    """One row per entered voucher with a debit account: the account, the amount and when the
+    voucher came in. Velocity and amount-outlier rules read an account's history here through
+    one index (account, created_at), not by searching every keyed field value."""
+
+    __tablename__ = "account_activity"
+    __table_args__ = (Index("ix_account_activity_account_created", "account", "created_at"),)
+
+    voucher_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("voucher.id", ondelete="CASCADE"), primary_key=True
+    )
+    account: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

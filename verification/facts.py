@@ -12,8 +12,6 @@ from entry.forms import form_definition
 from storage.imaging_models import VoucherField
 from storage.models import Voucher
 
-DEBIT_ACCOUNT_FIELDS = ("drawer_account", "remitter_account", "payer_account")
-
 
 @dataclass(frozen=True)
 class VerificationFacts:

@@ -20,3 +20,16 @@ def dhash_hex(data: bytes) -> str:
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+BAND_BITS = (13, 13, 13, 13, 12)  # five bands: exact for Hamming distances up to 4
+
+
+def bands(hex_hash: str) -> tuple[int, ...]:
+    """The 64-bit hash cut in five bands, high bits first. By the pigeonhole principle two
+    hashes whose distance is at most len(BAND_BITS) - 1 agree on at least one band."""
+    value, out, shift = int(hex_hash, 16), [], 64
+    for width in BAND_BITS:
+        shift -= width
+        out.append((value >> shift) & ((1 << width) - 1))
+    return tuple(out)

@@ -1,22 +1,21 @@
 """Risk rules on an entered voucher: duplicates (serial, near-identical image) across branches,
 stale or post-dated cheques, amount outliers, velocity per account, submission after hours."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy.orm import Session
 
 from storage.blobs import BlobNotFoundError, BlobStore
-from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus
 from storage.models import Voucher
 from storage.settings import Settings
-from storage.verification_models import VoucherImageHash
-from verification.facts import DEBIT_ACCOUNT_FIELDS, VerificationFacts
+from storage.verification_models import AccountActivity, VoucherImageHash
+from verification.facts import VerificationFacts
 from verification.flags import Flag
-from verification.image_hash import dhash_hex, hamming
+from verification.image_hash import BAND_BITS, bands, dhash_hex, hamming
 
 DEAD = (VoucherStatus.CANCELLED, VoucherStatus.REJECTED)
 HISTORY_DAYS = 90
@@ -49,37 +48,56 @@ def duplicate_serial_flags(session: Session, voucher: Voucher) -> list[Flag]:
 
 def ensure_image_hash(session: Session, voucher: Voucher, blobs: BlobStore) -> str | None:
     row = session.get(VoucherImageHash, voucher.id)
-    if row is not None:
+    if row is not None and row.band0 is not None:
         return row.dhash
     key = voucher.registered_key or voucher.original_key
     try:
-        value = dhash_hex(blobs.get_bytes(key))
+        value = row.dhash if row is not None else dhash_hex(blobs.get_bytes(key))
     except (BlobNotFoundError, OSError, ValueError):
         return None
-    session.add(VoucherImageHash(voucher_id=voucher.id, dhash=value, branch_id=voucher.branch_id))
+    if row is None:
+        row = VoucherImageHash(voucher_id=voucher.id, dhash=value, branch_id=voucher.branch_id)
+        session.add(row)
+    row.band0, row.band1, row.band2, row.band3, row.band4 = bands(value)
+    row.created_at = voucher.created_at
     session.flush()
     return value
+
+
+_HASH = VoucherImageHash
+_NEAR_CANDIDATES = (
+    select(_HASH.voucher_id, _HASH.branch_id, _HASH.dhash)
+    .join(Voucher, Voucher.id == _HASH.voucher_id)
+    .where(
+        _HASH.voucher_id != bindparam("vid"),
+        _HASH.created_at >= bindparam("since"),
+        Voucher.status.not_in(DEAD),
+    )
+)
+_BANDED_CANDIDATES = _NEAR_CANDIDATES.where(
+    or_(*(getattr(_HASH, f"band{i}") == bindparam(f"b{i}") for i in range(len(BAND_BITS))))
+)
 
 
 def near_duplicate_flags(
     session: Session, voucher: Voucher, blobs: BlobStore, *, settings: Settings
 ) -> list[Flag]:
+    """Vouchers of the last 90 days whose image hash is within the set Hamming distance.
+
+    Up to distance 4 the candidates come from the five band indexes (exact: a hash that close
+    shares a band); a larger setting reads every hash of the period."""
     mine = ensure_image_hash(session, voucher, blobs)
     if mine is None:
         return []
     since = (voucher.created_at or datetime.now().astimezone()) - timedelta(days=HASH_LOOKBACK_DAYS)
-    rows = session.execute(
-        select(VoucherImageHash.voucher_id, VoucherImageHash.branch_id, VoucherImageHash.dhash)
-        .join(Voucher, Voucher.id == VoucherImageHash.voucher_id)
-        .where(
-            VoucherImageHash.voucher_id != voucher.id,
-            Voucher.created_at >= since,
-            Voucher.status.not_in(DEAD),
-        )
-    ).all()
+    params = {"vid": voucher.id, "since": since}
+    query = _NEAR_CANDIDATES
+    if settings.near_duplicate_max_distance < len(BAND_BITS):
+        query = _BANDED_CANDIDATES
+        params.update({f"b{i}": band for i, band in enumerate(bands(mine))})
     close = [
         {"voucher_id": str(v), "branch_id": b, "distance": d}
-        for v, b, h in rows
+        for v, b, h in session.execute(query, params)
         if (d := hamming(mine, h)) <= settings.near_duplicate_max_distance
     ]
     if not close:
@@ -99,13 +117,39 @@ def cheque_date_flags(facts: VerificationFacts, today: date, *, settings: Settin
     return []
 
 
-def _account_vouchers(account: str):  # noqa: ANN202
-    acct = aliased(VoucherField)
-    return (
-        select(Voucher.id)
-        .join(acct, and_(acct.voucher_id == Voucher.id, acct.name.in_(DEBIT_ACCOUNT_FIELDS)))
-        .where(acct.value == account, Voucher.status.not_in(DEAD))
+_ACTIVITY = AccountActivity.__table__
+_FORGET_ACTIVITY = delete(_ACTIVITY).where(_ACTIVITY.c.voucher_id == bindparam("vid"))
+_ACCOUNT_HISTORY = (
+    select(_ACTIVITY.c.voucher_id, _ACTIVITY.c.amount)
+    .join(Voucher, Voucher.id == _ACTIVITY.c.voucher_id)
+    .where(
+        _ACTIVITY.c.account == bindparam("account"),
+        _ACTIVITY.c.created_at >= bindparam("since"),
+        _ACTIVITY.c.created_at <= bindparam("until"),
+        Voucher.status.not_in(DEAD),
     )
+)
+
+
+def record_account_activity(session: Session, voucher: Voucher, facts: VerificationFacts) -> None:
+    """This voucher's line in its debit account's history (replaced when verified again)."""
+    session.execute(_FORGET_ACTIVITY, {"vid": voucher.id})
+    if facts.account and voucher.created_at is not None:
+        session.execute(
+            insert(_ACTIVITY),
+            {
+                "voucher_id": voucher.id,
+                "account": facts.account[:40],
+                "amount": facts.amount,
+                "created_at": voucher.created_at,
+            },
+        )
+
+
+def _history(session: Session, account: str, since: datetime, until: datetime) -> list:
+    return session.execute(
+        _ACCOUNT_HISTORY, {"account": account, "since": since, "until": until}
+    ).all()
 
 
 def amount_outlier_flags(
@@ -113,21 +157,10 @@ def amount_outlier_flags(
 ) -> list[Flag]:
     if not facts.account or facts.amount is None:
         return []
-    since = (voucher.created_at or datetime.now().astimezone()) - timedelta(days=HISTORY_DAYS)
-    ids = _account_vouchers(facts.account).where(
-        Voucher.id != voucher.id, Voucher.created_at >= since
-    )
-    values = session.scalars(
-        select(VoucherField.value).where(
-            VoucherField.voucher_id.in_(ids), VoucherField.name == "amount"
-        )
-    ).all()
-    amounts = []
-    for v in values:
-        try:
-            amounts.append(float(v.replace(",", "")))
-        except (AttributeError, ValueError):
-            continue
+    created = voucher.created_at or datetime.now().astimezone()
+    since = created - timedelta(days=HISTORY_DAYS)
+    rows = _history(session, facts.account, since, datetime.now(UTC) + timedelta(days=1))
+    amounts = [float(amount) for vid, amount in rows if vid != voucher.id and amount is not None]
     if len(amounts) < settings.amount_outlier_min_samples:
         return []
     med = median(amounts)
@@ -145,14 +178,13 @@ def amount_outlier_flags(
 def velocity_flags(
     session: Session, voucher: Voucher, facts: VerificationFacts, *, settings: Settings
 ) -> list[Flag]:
+    """Vouchers of this debit account (this one included) within the window around it."""
     if not facts.account or voucher.created_at is None:
         return []
     window = timedelta(minutes=settings.velocity_window_minutes)
-    ids = _account_vouchers(facts.account).where(
-        Voucher.created_at >= voucher.created_at - window,
-        Voucher.created_at <= voucher.created_at + window,
+    count = len(
+        _history(session, facts.account, voucher.created_at - window, voucher.created_at + window)
     )
-    count = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     if count < settings.velocity_max_vouchers:
         return []
     evidence = {"vouchers": count, "window_minutes": settings.velocity_window_minutes}
@@ -189,6 +221,7 @@ def evaluate_risk(
     if blobs is not None:
         flags += near_duplicate_flags(session, voucher, blobs, settings=settings)
     flags += cheque_date_flags(facts, today, settings=settings)
+    record_account_activity(session, voucher, facts)
     flags += amount_outlier_flags(session, voucher, facts, settings=settings)
     flags += velocity_flags(session, voucher, facts, settings=settings)
     flags += after_hours_flags(voucher, settings=settings)
