@@ -62,6 +62,15 @@ def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
     return auth, user
 
 
+def caller_with_role(request: Request, session: Session, *roles: str) -> User:
+    """get_auth and require_roles, called inside a plain `def` endpoint: the hot endpoints
+    (claim and submit a key, claim and decide an authorization) authenticate in the thread that
+    runs them instead of taking a second thread-pool hop for a `def` dependency."""
+    user = get_auth(request, session)[1]
+    _check_roles(user, roles)
+    return user
+
+
 AuthDep = Annotated[tuple[AuthSession, User], Depends(get_auth)]
 
 
@@ -74,10 +83,14 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def require_roles(*roles: str) -> Callable[[User], User]:
     async def check(user: CurrentUser) -> User:
-        if not user.has_role(*roles):
-            raise PermissionDeniedError(
-                "当前角色无权执行此操作", code="role_forbidden", details={"needs": list(roles)}
-            )
+        _check_roles(user, roles)
         return user
 
     return check
+
+
+def _check_roles(user: User, roles: tuple[str, ...]) -> None:
+    if not user.has_role(*roles):
+        raise PermissionDeniedError(
+            "当前角色无权执行此操作", code="role_forbidden", details={"needs": list(roles)}
+        )
