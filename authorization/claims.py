@@ -35,12 +35,12 @@ from authorization.maker_checker import (
     sql_literal,
 )
 from authorization.posting import create_outbox, serial_taken_by_other
-from storage.audit import append_event
+from storage.audit import append_event, append_event_now
 from storage.authorization_models import AuthorizationDecision, AuthorizationTask, PostingOutbox
 from storage.db import is_postgres
 from storage.errors import ConflictError, InvalidInputError, NotFoundError
 from storage.imaging_models import VoucherField
-from storage.lifecycle import VoucherStatus, move_to
+from storage.lifecycle import VoucherStatus, move_to_now
 from storage.models import User, Voucher, utcnow
 
 RETURN_REASONS = {
@@ -236,7 +236,9 @@ def _record_claim(
     details = {"task_id": task.id, "fence": task.fence}
     if previous is not None:
         details["lease_expired_for"] = previous
-    append_event(session, voucher, kind="authorization_claimed", actor_id=user.id, details=details)
+    append_event_now(
+        session, voucher, kind="authorization_claimed", actor_id=user.id, details=details
+    )
     if commit:
         session.commit()
 
@@ -313,7 +315,15 @@ def decide(
         raise MakerCheckerError("数据库拒绝了该授权", code=code) from exc
     if decision == "approve":
         task.approvals += 1
-    append_event(
+    closes = not (decision == "approve" and not final_approval)
+    if closes:
+        task.status, task.outcome, task.closed_at = "done", decision, utcnow()
+    else:  # a first of two approvals: back to the queue for the second authorizer
+        task.status, task.claimed_by_id = "open", None
+    task.lease_expires_at = None
+    # The task's changes go out in one UPDATE (the autoflush before the first event); the
+    # events are written at once (one statement each on PostgreSQL), not by a flush.
+    append_event_now(
         session,
         voucher,
         kind="authorization_decision",
@@ -327,22 +337,15 @@ def decide(
             "comment": comment,
         },
     )
-    if decision == "approve" and not final_approval:
-        task.status, task.claimed_by_id, task.lease_expires_at = "open", None, None
+    if not closes:
         session.commit()
         return task, voucher
-    task.status, task.outcome, task.closed_at, task.lease_expires_at = (
-        "done",
-        decision,
-        utcnow(),
-        None,
-    )
     target = {
         "approve": VoucherStatus.POSTING,
         "reject": VoucherStatus.REJECTED,
         "return": VoucherStatus.RETURNED,
     }[decision]
-    move_to(
+    move_to_now(
         session,
         voucher,
         target,
