@@ -7,17 +7,17 @@ recording, the outcome is unknown: the next attempt asks the core before it send
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
 import httpx
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from storage.after_commit import JobHandoff
 from storage.authorization_models import PostingOutbox
 from storage.db import is_postgres, session_scope
 from storage.imaging_models import VoucherField
@@ -211,39 +211,12 @@ def serial_taken_by_other(session: Session, voucher: Voucher) -> bool:
 
 # --- enqueue after commit (authorization cannot import workers: workers register here) -----
 
-_enqueuer: Callable[[str], None] | None = None
-_PENDING = "vf_posting_after_commit"
-
-
-def register_posting_enqueuer(fn: Callable[[str], None]) -> None:
-    global _enqueuer
-    _enqueuer = fn
+posting_handoff = JobHandoff("posting")
+register_posting_enqueuer = posting_handoff.register
 
 
 def schedule_posting_after_commit(session: Session, voucher_id: uuid.UUID) -> None:
-    pending: set[str] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
-        event.listen(session, "after_commit", _fire_after_commit)
-        event.listen(session, "after_rollback", _forget_after_rollback)
-    pending.add(str(voucher_id))
-
-
-def _fire_after_commit(session: Session) -> None:
-    pending = session.info.get(_PENDING) or set()
-    ids, pending_copy = list(pending), pending
-    pending_copy.clear()
-    if _enqueuer is None:
-        return  # the reconciler finds pending outbox rows
-    for vid in ids:
-        try:
-            _enqueuer(vid)
-        except Exception:  # the reconciler re-enqueues pending rows; the commit stands
-            log.exception("could not enqueue posting", extra={"voucher_id": vid})
-
-
-def _forget_after_rollback(session: Session) -> None:
-    (session.info.get(_PENDING) or set()).clear()
+    posting_handoff.schedule(session, voucher_id)
 
 
 # --- the posting job's steps -------------------------------------------------------------

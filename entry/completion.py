@@ -2,6 +2,11 @@
 
 A failed check sends the voucher to exception review with the rules that failed; never silently
 on. A voucher that passes goes to authorization through `authorization.handoff`.
+
+The keyer whose key settles the last field does not wait for this: the submission hands the
+voucher to a completion job after its commit (`finish_when_settled`); the job runs
+`maybe_complete`. Without a registered job runner (a script, a unit test) it runs in the
+submitting transaction, as the arbiter's and the account opening's paths always do.
 """
 
 from datetime import date
@@ -13,6 +18,7 @@ from authorization.handoff import route_after_entry
 from entry.cross_checks import evaluate_cross_checks
 from entry.forms import form_definition
 from entry.tasks import cancel_open_tasks
+from storage.after_commit import JobHandoff
 from storage.audit import append_event
 from storage.blobs import make_blob_store
 from storage.entry_models import EntryKey, VoucherEntry
@@ -22,9 +28,34 @@ from storage.models import Voucher, utcnow
 from storage.settings import get_settings
 from verification.run import verify_voucher
 
+completion_handoff = JobHandoff("entry_completion")
+register_completion_enqueuer = completion_handoff.register
+
 
 def processing_date() -> date:
     return date.today()
+
+
+def _has_pending_field(session: Session, voucher: Voucher) -> bool:
+    return (
+        session.scalar(
+            select(VoucherField.id)
+            .where(VoucherField.voucher_id == voucher.id, VoucherField.status == "pending")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def finish_when_settled(session: Session, voucher: Voucher, *, actor_id: int | None) -> str | None:
+    """After a key settled a field: once none is pending, complete entry in a job after the
+    commit ("completing"), or here when no job runner is registered. None: fields still wait."""
+    if completion_handoff.enqueuer is None:
+        return maybe_complete(session, voucher, actor_id=actor_id)
+    if voucher.status != VoucherStatus.AWAITING_ENTRY or _has_pending_field(session, voucher):
+        return None
+    completion_handoff.schedule(session, voucher.id)
+    return "completing"
 
 
 def maybe_complete(session: Session, voucher: Voucher, *, actor_id: int | None) -> str | None:

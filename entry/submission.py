@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from entry.claims import lock_fields, lock_submitted_task, lock_voucher
-from entry.completion import maybe_complete
+from entry.completion import finish_when_settled
 from entry.eligibility import escalate_stranded
 from entry.errors import KeyRefusedError, TaskClosedError
 from entry.fieldtypes import validate_keyed
@@ -39,7 +39,7 @@ class KeyInput:
 class SubmitOutcome:
     task_id: int
     fields: dict[str, str]  # field name -> wait | settle | third_key | arbitrate
-    voucher_state: str | None  # done | exception | None (still in entry)
+    voucher_state: str | None  # completing | done | exception | ... | None (still in entry)
 
 
 def checked_value(spec, key: KeyInput) -> tuple[str | None, bool]:  # noqa: ANN001
@@ -154,7 +154,7 @@ def submit_task(
     state = None
     if "settle" in actions.values():
         # Only a settlement can finish the voucher: a field still waiting keeps it in entry.
-        state = maybe_complete(session, voucher, actor_id=user.id)
+        state = finish_when_settled(session, voucher, actor_id=user.id)
     return SubmitOutcome(task.id, actions, state)
 
 

@@ -8,25 +8,20 @@ checks whose job was lost.
 
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.after_commit import JobHandoff
 from storage.models import Voucher, utcnow
 from storage.verification_models import SealCheck
 from verification.flags import Flag, replace_flags
 
 log = logging.getLogger(__name__)
 
-_enqueuer: Callable[[str], None] | None = None
-_PENDING = "vf_seal_check_after_commit"
-
-
-def register_seal_enqueuer(fn: Callable[[str], None]) -> None:
-    global _enqueuer
-    _enqueuer = fn
+seal_handoff = JobHandoff("seal_check")
+register_seal_enqueuer = seal_handoff.register
 
 
 def request_seal_check(session: Session, voucher: Voucher, account: str) -> SealCheck:
@@ -42,26 +37,8 @@ def request_seal_check(session: Session, voucher: Voucher, account: str) -> Seal
     check.account, check.status, check.verdict, check.reason = account, "pending", None, None
     check.requested_at = utcnow()
     session.flush()
-    pending: set[str] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
-        event.listen(session, "after_commit", _fire_after_commit)
-        event.listen(session, "after_rollback", lambda s: s.info.get(_PENDING, set()).clear())
-    pending.add(str(voucher.id))
+    seal_handoff.schedule(session, voucher.id)
     return check
-
-
-def _fire_after_commit(session: Session) -> None:
-    pending = session.info.get(_PENDING) or set()
-    ids = list(pending)
-    pending.clear()
-    if _enqueuer is None:
-        return  # pending_seal_checks finds them
-    for vid in ids:
-        try:
-            _enqueuer(vid)
-        except Exception:  # the commit stands; a reconciler re-enqueues pending checks
-            log.exception("could not enqueue seal check", extra={"voucher_id": vid})
 
 
 def pending_seal_checks(session: Session, *, older_than_s: int) -> list[uuid.UUID]:

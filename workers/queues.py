@@ -18,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from authorization.posting import register_posting_enqueuer
+from entry.completion import register_completion_enqueuer
 from storage.settings import Settings, get_settings
 from verification.seal_checks import register_seal_enqueuer
 
@@ -165,6 +166,24 @@ def enqueue_verification(voucher_id: object, *, settings: Settings | None = None
 
 # Verification requests seal checks but may not import workers: it calls this after the commit.
 register_seal_enqueuer(enqueue_verification)
+
+COMPLETION_JOB = "workers.entry_jobs.complete_entry"
+
+
+def enqueue_completion(voucher_id: object, *, settings: Settings | None = None) -> None:
+    """Finish entry of a voucher whose last field settled (cross checks, verification, routing)."""
+    enqueue(
+        QUEUE_DEFAULT,
+        COMPLETION_JOB,
+        str(voucher_id),
+        job_id=f"complete-{voucher_id}",
+        settings=settings,
+        retry=Retry(max=3, interval=[1, 5, 30]),
+    )
+
+
+# A keyer's submission hands the completion over after its commit: entry registers nothing here.
+register_completion_enqueuer(enqueue_completion)
 
 
 def queue_depths(settings: Settings | None = None) -> dict[str, int]:

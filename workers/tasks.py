@@ -68,10 +68,12 @@ def process_voucher(voucher_id: str) -> str:
 
 
 def reconcile(older_than_s: int | None = None) -> dict:
-    """Periodic job: re-enqueue lost imaging, seal-check and posting jobs; escalate SLAs."""
+    """Periodic job: re-enqueue lost imaging, seal-check, entry-completion and posting jobs;
+    escalate SLAs."""
     from verification.seal_checks import pending_seal_checks
+    from workers.entry_jobs import settled_awaiting_completion
     from workers.posting import escalate_sla, reconcile_posting
-    from workers.queues import enqueue_verification
+    from workers.queues import enqueue_completion, enqueue_verification
     from workers.reconciler import reconcile_intake
 
     settings = get_settings()
@@ -84,6 +86,11 @@ def reconcile(older_than_s: int | None = None) -> dict:
         )
     for voucher_id in seals:
         enqueue_verification(voucher_id, settings=settings)
+    completions = settled_awaiting_completion(
+        settings, older_than_s=settings.reconcile_after_s if older_than_s is None else older_than_s
+    )
+    for voucher_id in completions:
+        enqueue_completion(voucher_id, settings=settings)
     escalated = escalate_sla()
     return {
         "intake_checked": report.checked,
@@ -91,5 +98,6 @@ def reconcile(older_than_s: int | None = None) -> dict:
         "intake_failed": len(report.failed),
         "posting_requeued": len(posting.requeued),
         "seal_checks_requeued": len(seals),
+        "completions_requeued": len(completions),
         "sla_escalated": len(escalated),
     }

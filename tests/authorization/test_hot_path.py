@@ -33,7 +33,9 @@ def test_claim_from_one_queue(client, pg_inline_env, entered) -> None:  # noqa: 
 def test_statements_per_claim_and_decision(
     client, pg_inline_env, entered, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
-    monkeypatch.setattr(posting, "_enqueuer", [].append)  # count the request, not the job
+    monkeypatch.setattr(
+        posting.posting_handoff, "enqueuer", [].append
+    )  # count the request, not the job
     url = pg_inline_env["database_url"]
     add_rule(url, name="all", queue="all")
     entered()
@@ -66,7 +68,7 @@ def test_final_approval_refused_when_the_serial_was_posted(
 ) -> None:  # noqa: ANN001
     """The decision's one locking read computes the idempotency key in SQL: it must agree with
     authorization.posting.idempotency_key_for (serial, else V-<voucher id>)."""
-    monkeypatch.setattr(posting, "_enqueuer", [].append)
+    monkeypatch.setattr(posting.posting_handoff, "enqueuer", [].append)
     url = pg_inline_env["database_url"]
     add_rule(url, name="all", queue="all")
     first, second = entered(), entered()

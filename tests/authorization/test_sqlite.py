@@ -18,7 +18,7 @@ from tests.authorization.conftest import add_rule, make_entered_voucher
 
 def test_claim_and_decide_on_sqlite(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     enqueued: list[str] = []
-    monkeypatch.setattr(posting, "_enqueuer", enqueued.append)
+    monkeypatch.setattr(posting.posting_handoff, "enqueuer", enqueued.append)
     url = f"sqlite:///{tmp_path / 'vf.db'}"
     upgrade_head(url)
     with session_scope(url) as s:

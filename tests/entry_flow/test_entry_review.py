@@ -27,7 +27,7 @@ def test_entry_cross_check_failure_goes_to_exception_review_with_rule(
 ) -> None:  # noqa: ANN001
     url = pg_inline_env["database_url"]
     vid, out = _wrong_amount_words(url, client.app.state.blobs, client)
-    assert out["voucher_state"] == "exception"
+    assert out["voucher_state"] == "completing"  # the completion job found the failed rule
     with session_scope(url) as s:
         assert s.get(Voucher, vid).status == "exception_review"
     sup = login(client, "supervisor1")

@@ -4,6 +4,7 @@ FOR UPDATE SKIP LOCKED."""
 from sqlalchemy import select
 
 from entry.claims import claim_next
+from entry.completion import completion_handoff
 from entry.submission import KeyInput, submit_task
 from storage.blobs import LocalBlobStore
 from storage.db import session_scope
@@ -13,7 +14,9 @@ from storage.seed import seed_demo
 from tests.entry_flow.vouchers import make_voucher, truth_values
 
 
-def test_entry_on_sqlite_keys_a_voucher_to_the_end(tmp_path) -> None:  # noqa: ANN001
+def test_entry_on_sqlite_keys_a_voucher_to_the_end(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    # This database is not the process's: completion runs in the submitting transaction.
+    monkeypatch.setattr(completion_handoff, "enqueuer", None)
     url = f"sqlite:///{tmp_path / 'vf.db'}"
     upgrade_head(url)
     with session_scope(url) as s:
