@@ -45,11 +45,17 @@ def _text_of(raw: bytes, fallback: str) -> str:
         return fallback
 
 
-def read_zxing(gray: np.ndarray, scale: float = 1.0, *, rotate: bool = True) -> list[CodeReading]:
+def read_zxing(
+    gray: np.ndarray, scale: float = 1.0, *, rotate: bool = True, quick: bool = False
+) -> list[CodeReading]:
     """rotate=False skips zxing's 90/270° passes for 1-D codes (an upright or 180° frame:
-    bars are read in either direction, QR in any orientation); ~35 % less time."""
+    bars are read in either direction, QR in any orientation); ~35 % less time.
+    quick=True also skips its inverted (light on dark) and downscaled passes: printed vouchers
+    are dark on light, and on 160 rectified generated frames (normal and hard) the same codes
+    were read without them (160 Code 128, 62 QR) in 3.8 instead of 5.4 ms."""
     out = []
-    for r in zxingcpp.read_barcodes(gray, formats=_ZX_FORMATS, try_rotate=rotate):
+    extra = {"try_invert": False, "try_downscale": False} if quick else {}
+    for r in zxingcpp.read_barcodes(gray, formats=_ZX_FORMATS, try_rotate=rotate, **extra):
         if not r.valid:
             continue
         pos = r.position
@@ -95,10 +101,11 @@ def read_codes(
 ) -> tuple[CodeReading, ...]:
     """All Code 128 and QR codes found. zxing first; zbar, rescaled and binarised passes only
     while no Code 128 was read (and the rescaled/binarised ones only when `thorough`).
-    upright: `img` is a rectified frame (bars horizontal), so zxing need not turn it 90°."""
+    upright: `img` is a rectified frame (bars horizontal), so zxing need not turn it 90°; its
+    first, non-thorough pass is also zxing's quick one (read_zxing)."""
     gray = to_gray(img)
     rotate = not upright
-    found = read_zxing(gray, rotate=rotate)
+    found = read_zxing(gray, rotate=rotate, quick=upright and not thorough)
     if not _has_128(found):
         found += read_zbar(gray)
     if not _has_128(found) and thorough:

@@ -22,7 +22,7 @@ from storage.models import Voucher
 from storage.settings import Settings
 from storage.voucher_types import active_definitions
 from workers.pipeline import process_scan
-from workers.readings import FieldReading, field_readings, ocr_callback, verify_qr
+from workers.readings import FieldReading, field_readings, make_ocr_callback, verify_qr
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ def run_pipeline(
     layouts = {name: FormLayout.from_dict(d) for name, d in definitions.items()}
     try:
         result = process_scan(
-            original, layouts, ocr=ocr_callback, max_pixels=settings.max_image_pixels
+            original,
+            layouts,
+            ocr=make_ocr_callback(settings.evoucher_key.encode()),
+            max_pixels=settings.max_image_pixels,
         )
     except ImageError as exc:
         return ImagingOutcome(rejected=exc.code)

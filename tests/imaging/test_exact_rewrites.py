@@ -22,10 +22,12 @@ from imaging.geometry import (
 )
 from imaging.ocr_prep import (
     LINE_MIN_FRACTION_H,
+    count_ink,
     crop_box,
     find_rules,
     keep_text_components,
     open_runs,
+    prepare_slice,
     text_components,
 )
 from imaging.quality import assess_quality, percentiles_u8
@@ -238,3 +240,29 @@ def test_upright_barcode_pass_reads_the_rectified_frame(make_scan):
         upright = {c.text for c in read_codes(img, thorough=False, upright=True)}
         assert upright == {c.text for c in read_codes(img, thorough=False)}
         assert truth["serial"] in upright
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_count_ink_equals_count_nonzero(seed):
+    ink = _ink(seed)
+    ink[ink > 0] = np.random.default_rng(seed).integers(1, 256, int((ink > 0).sum()))
+    for axis in (0, 1):
+        assert np.array_equal(count_ink(ink, axis), np.count_nonzero(ink, axis=axis))
+    assert np.array_equal(count_ink(ink[:0], 1), np.count_nonzero(ink[:0], axis=1))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_prepared_binary_made_on_first_use_is_the_ink_crop(seed):
+    """The lazily made binary image: 0/255, the gray one's size, ink where the gray is dark."""
+    rng = np.random.default_rng(seed)
+    gray = np.full((96, 400), 235, np.uint8)
+    gray[2:4, :] = gray[-4:-2, :] = 40  # the cell's rules
+    for x in range(60, 300, 40):  # a row of glyph-like blocks
+        gray[30 : 30 + int(rng.integers(25, 40)), x : x + 18] = 30
+    prep = prepare_slice(gray, 40, 12)
+    assert not prep.blank
+    binary = prep.binary
+    assert binary is prep.binary  # made once
+    assert binary.shape == prep.gray.shape and set(np.unique(binary)) <= {0, 255}
+    dark = prep.gray < 128
+    assert (binary[dark] == 0).mean() > 0.9 and (binary[~dark] == 255).mean() > 0.9

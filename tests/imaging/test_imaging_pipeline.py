@@ -43,7 +43,8 @@ def test_process_scan_synth_form_serial_and_qr(synth_sets, layouts, hard):
 def test_process_scan_calls_ocr_with_slices(synth_sets, layouts):
     seen = {}
 
-    def fake_ocr(slices, layout):
+    def fake_ocr(slices, layout, context):
+        seen["context"] = context
         seen["keys"] = set(slices)
         return {"form": layout.name}
 
@@ -51,6 +52,8 @@ def test_process_scan_calls_ocr_with_slices(synth_sets, layouts):
     res = process_scan(path.read_bytes(), layouts, ocr=fake_ocr)
     assert res.ocr == {"form": res.form}
     assert "__seal__" in seen["keys"]
+    assert (seen["context"].form, seen["context"].serial) == (res.form, res.serial)
+    assert seen["context"].qr_payload == res.qr_payload
 
 
 @pytest.mark.parametrize(

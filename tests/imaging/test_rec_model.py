@@ -59,7 +59,12 @@ def test_rewrite_graph_folds_affine_and_fuses_hardswish_without_changing_output(
     before = _session(model).run(None, {"x": x})[0]
     counts = rewrite_graph(model)
     onnx.checker.check_model(model)
-    assert counts == {"conv_affine_folded": 1, "hardswish_fused": 1}
+    assert counts == {
+        "conv_affine_folded": 1,
+        "hardswish_fused": 1,
+        "post_affine_folded": 0,
+        "post_affine_depthwise": 0,
+    }
     assert [n.op_type for n in model.graph.node] == ["Conv", "HardSwish"]
     assert {i.name for i in model.graph.initializer} == {n for n in model.graph.node[0].input[1:]}
     np.testing.assert_allclose(_session(model).run(None, {"x": x})[0], before, atol=1e-5)
@@ -72,6 +77,56 @@ def test_rewrite_graph_leaves_a_conv_with_a_non_scalar_scale_alone():
     counts = rewrite_graph(model)
     assert counts["conv_affine_folded"] == 0
     assert counts["hardswish_fused"] == 1
+
+
+def _post_affine_model(next_kernel: int) -> onnx.ModelProto:
+    """The block, then the affine after the activation (Mul a, Add c) and the next conv:
+    1x1 without padding (foldable) or a padded depthwise 3x3 (not foldable)."""
+    model = _conv_affine_hswish_model()
+    rng = np.random.default_rng(5)
+    graph = model.graph
+    graph.output[0].name = "h"
+    graph.node[-1].output[0] = "h"
+    pads = [0, 0, 0, 0] if next_kernel == 1 else [1, 1, 1, 1]
+    group = 1 if next_kernel == 1 else 4
+    shape = (6, 4, 1, 1) if next_kernel == 1 else (4, 1, 3, 3)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(0.8, np.float32), "a2"),
+            numpy_helper.from_array(np.array(0.3, np.float32), "c2"),
+            numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), "W2"),
+            numpy_helper.from_array(rng.normal(size=shape[0]).astype(np.float32), "B2"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Mul", ["h", "a2"], ["h_scaled"]),
+            helper.make_node("Add", ["h_scaled", "c2"], ["h_affine"]),
+            helper.make_node("Conv", ["h_affine", "W2", "B2"], ["y"], pads=pads, group=group),
+        ]
+    )
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, shape[0], 8, 16]))
+    return model
+
+
+@pytest.mark.parametrize(
+    ("next_kernel", "ops", "folded", "depthwise"),
+    [
+        (1, ["Conv", "HardSwish", "Conv"], 1, 0),
+        (3, ["Conv", "HardSwish", "Conv", "Conv"], 0, 1),
+    ],
+)
+def test_rewrite_graph_removes_the_affine_after_the_activation(next_kernel, ops, folded, depthwise):
+    model = _post_affine_model(next_kernel)
+    x = np.random.default_rng(6).normal(scale=3, size=(1, 3, 8, 16)).astype(np.float32)
+    before = _session(model).run(None, {"x": x})[0]
+    counts = rewrite_graph(model)
+    onnx.checker.check_model(model)
+    assert (counts["post_affine_folded"], counts["post_affine_depthwise"]) == (folded, depthwise)
+    assert [n.op_type for n in model.graph.node] == ops
+    after = _session(model).run(None, {"x": x})[0]
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)  # float32 reordering only
 
 
 def test_optimized_model_matches_the_shipped_model(tmp_path, monkeypatch):
