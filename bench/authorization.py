@@ -41,6 +41,7 @@ from sqlalchemy.pool import NullPool
 
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
+from storage.audit import append_event
 from storage.authorization_models import AuthorizationRule, CorePosting, PostingOutbox
 from storage.db import get_engine, session_scope
 from storage.imaging_models import VoucherField
@@ -77,6 +78,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# What an entered wire transfer brings to the authorizer's view: 14 fields (3 of them the
+# posting needs) and the entry timeline, a claim and a key event for each of 16 keys.
+OTHER_FIELDS = 11
+ENTRY_KEYS = 16
+
+
 def make_vouchers(url: str, n: int, *, offset: int) -> list[uuid.UUID]:
     ids = []
     with session_scope(url) as s:
@@ -104,8 +111,14 @@ def make_vouchers(url: str, n: int, *, offset: int) -> list[uuid.UUID]:
                 ("remitter_account", account(2 * i)),
                 ("beneficiary_account", account(2 * i + 1)),
                 ("amount", "100.00"),
+                *((f"other_field_{k}", f"value {k}") for k in range(OTHER_FIELDS)),
             ):
                 s.add(VoucherField(voucher_id=v.id, name=name, field_type="x", value=value))
+            # The timeline an entered voucher brings: a claim and a key per keyed field.
+            for task in range(ENTRY_KEYS):
+                for kind in ("entry_task_claimed", "entry_key_submitted"):
+                    details = {"task": task, "kind": "key", "token": 1, "fields": ["amount"]}
+                    append_event(s, v, kind=kind, actor_id=None, details=details)
             s.flush()
             route_after_entry(s, v, actor_id=None)
             ids.append(v.id)
