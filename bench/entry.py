@@ -404,19 +404,26 @@ def _submit(client, task, values, truth, vid, stats) -> tuple[int, bool]:  # noq
 
 def arbiter_loop(client: httpx.Client, url: str, truth: Truth, done: threading.Event) -> None:
     while not done.is_set():
-        r = client.get("/api/arbitration/next")
-        if r.status_code == 204:
-            time.sleep(0.2)
-            continue
-        r.raise_for_status()
-        task = r.json()
-        vid, _ = lookup_task(url, truth, task["id"])
-        canonical, _, _ = truth.fields[(vid, task["fields"][0]["name"])]
-        body = {"token": task["token"], "decision": "value", "value": canonical}
-        if not canonical:
-            body = {"token": task["token"], "decision": "blank"}
-        body["confirm_warning"] = True
-        client.post(f"/api/arbitration/tasks/{task['id']}", json=body)
+        try:
+            _arbitrate_one(client, url, truth)
+        except httpx.HTTPError:  # a dropped connection or an error answer: back off, go on
+            time.sleep(0.5)
+
+
+def _arbitrate_one(client: httpx.Client, url: str, truth: Truth) -> None:
+    r = client.get("/api/arbitration/next")
+    if r.status_code == 204:
+        time.sleep(0.2)
+        return
+    r.raise_for_status()
+    task = r.json()
+    vid, _ = lookup_task(url, truth, task["id"])
+    canonical, _, _ = truth.fields[(vid, task["fields"][0]["name"])]
+    body = {"token": task["token"], "decision": "value", "value": canonical}
+    if not canonical:
+        body = {"token": task["token"], "decision": "blank"}
+    body["confirm_warning"] = True
+    client.post(f"/api/arbitration/tasks/{task['id']}", json=body)
 
 
 def open_entries(url: str) -> int:
