@@ -123,8 +123,13 @@ def rule_matches(
 def effective_policy(
     f: VoucherField, explicit: str | None, *, mode: EntryMode, min_confidence: float
 ) -> KeyPolicy:
-    """The policy a field gets, downgraded when the data it needs is missing."""
-    confident_ocr = f.ocr_value is not None and (f.ocr_confidence or 0) >= min_confidence
+    """The policy a field gets, downgraded when the data it needs is missing.
+
+    OCR + one needs a machine reading to stand as the first key: a confident OCR value, or the
+    value of a verified QR payload (such fields are not OCR'd at all: workers.readings)."""
+    confident_ocr = f.qr_value is not None or (
+        f.ocr_value is not None and (f.ocr_confidence or 0) >= min_confidence
+    )
     if explicit:
         policy = KeyPolicy(explicit)
     elif f.qr_value is not None:

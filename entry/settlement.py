@@ -44,8 +44,9 @@ def evaluate_field(
     policy = KeyPolicy(entry.policies.get(field.name, KeyPolicy.DOUBLE_BLIND))
     keys = live_keys(session, field)
     ballots: list[Ballot] = []
-    if policy == KeyPolicy.OCR_PLUS_ONE and field.ocr_value is not None:
-        ballots.append(Ballot(None, ballot_token(field.ocr_value, None)))
+    machine = field.qr_value if field.qr_value is not None else field.ocr_value
+    if policy == KeyPolicy.OCR_PLUS_ONE and machine is not None:
+        ballots.append(Ballot(None, ballot_token(machine, None)))
     ballots.extend(Ballot(k.id, ballot_token(k.value, k.flag)) for k in keys)
     sampled = field.name in (entry.policies.get("_qa_sampled") or [])
     needed = 1 if policy == KeyPolicy.OCR_PLUS_ONE else 2
