@@ -41,6 +41,16 @@ RAPID_MIN_RATIO = 4.0
 # (2 x 40, seed 7) read the same (every field exact, high-confidence counts within +-1) for
 # ~5-9 % less recognizer CPU (docs/decisions-ocr.md, "Speed, round 5").
 RAPID_MIN_RATIO_FREE_TEXT = 2.0
+# Run the recognizer with its wide 1x1 convs and its CTC head in int8
+# (imaging/rec_model.int8_model_path): ~20-25 % less recognizer CPU, the same texts on every
+# bench set; confidences move
+# (docs/decisions-ocr.md, "Speed, round 6"). False: the fp32 rewritten graph.
+REC_INT8 = True
+# The int8 graph quantizes each run's input over the whole batch tensor, so in a batch a
+# slice's probabilities would depend on the other slices of its batch (argmax frames and
+# confidences moved on 190 batched slices). Run it one slice per run: each slice's reading
+# depends on that slice alone, as with fp32 batches.
+MAX_BATCH_INT8 = 1
 
 _rapid_lock = threading.Lock()
 _rapid: "RapidRecognizer | None" = None
@@ -169,16 +179,19 @@ class RapidRecognizer:
     (within the alphabet when there is one), so one doubtful glyph makes the field doubtful.
 
     The onnxruntime session is built here (not through rapidocr's wrapper) from the model file
-    in the rapidocr wheel, rewritten once by imaging.rec_model: one intra-op thread (workers
-    run one process per core), sequential execution, all graph optimizations, memory arena on.
+    in the rapidocr wheel, rewritten once by imaging.rec_model (and by default its int8
+    variant, REC_INT8): one intra-op thread (workers run one process per core), sequential
+    execution, all graph optimizations, memory arena on.
     """
 
     def __init__(self, model_path: Path | None = None) -> None:
         import onnxruntime as ort
 
-        from imaging.rec_model import optimized_model_path
+        from imaging.rec_model import int8_model_path, is_int8_model, optimized_model_path
 
-        self.model_path = model_path or optimized_model_path()
+        self.model_path = model_path or (int8_model_path() if REC_INT8 else optimized_model_path())
+        self.int8 = is_int8_model(self.model_path)
+        self.max_batch = MAX_BATCH_INT8 if self.int8 else MAX_BATCH
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.intra_op_num_threads = RAPID_THREADS
@@ -228,7 +241,7 @@ class RapidRecognizer:
             for image, alphabet, choice in zip(images, alphabets, choices, strict=True)
         ]
         results: list[tuple[str, float] | None] = [None] * len(images)
-        for group in width_groups([x.shape[2] for x in inputs]):
+        for group in width_groups([x.shape[2] for x in inputs], max_batch=self.max_batch):
             probs = self.run(pad_batch([inputs[i] for i in group]))
             for row, i in enumerate(group):
                 # Frames past this image's own width saw only the batch padding.

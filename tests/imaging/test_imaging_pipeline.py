@@ -85,3 +85,38 @@ def _fields_of(form):
     from storage.builtin_forms import load_builtin_forms
 
     return load_builtin_forms()[form]["fields"]
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_serial_band_first_reads_what_the_whole_frame_pass_reads(
+    synth_sets, layouts, hard, monkeypatch
+):
+    import numpy as np
+
+    import workers.pipeline as pipeline
+
+    for path in synth_sets[hard]:
+        data = path.read_bytes()
+        monkeypatch.setattr(pipeline, "SERIAL_BAND_FIRST", False)
+        whole = process_scan(data, layouts)
+        monkeypatch.setattr(pipeline, "SERIAL_BAND_FIRST", True)
+        band = process_scan(data, layouts)
+        assert (band.form, band.serial, band.qr_payload) == (
+            whole.form,
+            whole.serial,
+            whole.qr_payload,
+        ), path.name
+        assert {(c.symbology, c.raw) for c in band.codes} == {
+            (c.symbology, c.raw) for c in whole.codes
+        }, path.name
+        assert band.homography == whole.homography
+        assert np.array_equal(band.registered, whole.registered)
+
+
+@pytest.mark.parametrize("turn", [0, 2])
+def test_serial_band_first_reads_the_qr_box_and_falls_back_when_turned(make_scan, layouts, turn):
+    payload = b'{"form":"wire_transfer","serial":"WT0000012345","v":1}'
+    data, truth = make_scan("wire_transfer", qr_payload=payload, turn=turn, angle=1.5)
+    res = process_scan(data, layouts)
+    assert (res.form, res.serial) == ("wire_transfer", truth["serial"])
+    assert res.qr_payload == payload

@@ -14,7 +14,15 @@ from imaging.ocr_engines import (
     rec_input,
     width_groups,
 )
-from imaging.rec_model import optimized_model_path, rewrite_graph, source_model_path
+from imaging.rec_model import (
+    INT8_VERSION,
+    int8_model_path,
+    optimized_model_path,
+    quantize_head,
+    quantize_pointwise_convs,
+    rewrite_graph,
+    source_model_path,
+)
 
 
 def _session(model) -> ort.InferenceSession:
@@ -150,6 +158,108 @@ def test_optimized_model_falls_back_to_the_shipped_file_when_the_cache_is_unwrit
     assert optimized_model_path() == source_model_path()
 
 
+def _pointwise_model(channels: int) -> onnx.ModelProto:
+    """x -> 1x1 Conv (channels -> channels) -> 3x3 Conv (channels -> 8, padded) -> y."""
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array(
+            rng.normal(scale=0.1, size=(channels, channels, 1, 1)).astype(np.float32), "W1"
+        ),
+        numpy_helper.from_array(rng.normal(size=channels).astype(np.float32), "B1"),
+        numpy_helper.from_array(
+            rng.normal(scale=0.1, size=(8, channels, 3, 3)).astype(np.float32), "W2"
+        ),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["pw"]),
+        helper.make_node("Conv", ["pw", "W2"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "pointwise",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, channels, 3, 10])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8, 3, 10])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
+def test_quantize_pointwise_convs_makes_only_wide_1x1_convs_int8():
+    model = _pointwise_model(240)
+    x = np.random.default_rng(8).uniform(0, 3, size=(2, 240, 3, 10)).astype(np.float32)
+    before = _session(model).run(None, {"x": x})[0]
+    assert quantize_pointwise_convs(model) == 1
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node] == [
+        "Transpose",
+        "DynamicQuantizeMatMul",
+        "Transpose",
+        "Conv",  # 3x3: kept fp32
+    ]
+    after = _session(model).run(None, {"x": x})[0]
+    assert np.abs(after - before).max() < 0.02 * np.abs(before).max()  # int8 rounding only
+    narrow = _pointwise_model(120)
+    assert quantize_pointwise_convs(narrow) == 0
+    assert [n.op_type for n in narrow.graph.node] == ["Conv", "Conv"]
+
+
+def test_quantize_head_fuses_the_wide_matmul_and_its_bias_only():
+    rng = np.random.default_rng(9)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(16, 16)).astype(np.float32), "Wn"),
+        numpy_helper.from_array(rng.normal(size=(16, 1200)).astype(np.float32), "Wh"),
+        numpy_helper.from_array(rng.normal(size=1200).astype(np.float32), "Bh"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "Wn"], ["neck"]),
+        helper.make_node("MatMul", ["neck", "Wh"], ["logits"]),
+        helper.make_node("Add", ["logits", "Bh"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 1200])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    x = rng.normal(size=(2, 5, 16)).astype(np.float32)
+    before = _session(model).run(None, {"x": x})[0]
+    assert quantize_head(model) == 1
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "DynamicQuantizeMatMul"]
+    after = _session(model).run(None, {"x": x})[0]
+    assert np.abs(after - before).max() < 0.03 * np.abs(before).max()
+
+
+def test_int8_model_is_cached_deterministic_and_reads_like_fp32(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(tmp_path / "a"))
+    path = int8_model_path()
+    assert path.parent == tmp_path / "a" and path.name.endswith(f".int8pw{INT8_VERSION}.onnx")
+    assert int8_model_path() == path  # cached, not rebuilt
+    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(tmp_path / "b"))
+    assert int8_model_path().read_bytes() == path.read_bytes()  # no calibration: same bytes
+    model = onnx.load(str(path))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("DynamicQuantizeMatMul") == 9 and "ConvInteger" not in ops  # 8 convs, head
+    x = np.random.default_rng(2).uniform(-1, 1, size=(2, 3, 48, 200)).astype(np.float32)
+    fp32 = RapidRecognizer(optimized_model_path()).run(x)
+    int8 = RapidRecognizer(path)
+    out = int8.run(x)
+    assert len(int8.characters) == out.shape[2]
+    assert (out.argmax(axis=2) == fp32.argmax(axis=2)).mean() > 0.95
+    assert np.abs(out - fp32).max() < 0.25
+
+
+def test_int8_model_falls_back_to_the_shipped_file_when_the_cache_is_unwritable(
+    tmp_path, monkeypatch
+):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(blocker / "models"))
+    assert int8_model_path() == source_model_path()
+
+
 def test_rec_input_scales_to_48_and_pads_with_zero_like_rapidocr():
     gray = np.full((64, 100), 255, np.uint8)
     gray[20:40, 10:90] = 0
@@ -189,7 +299,7 @@ def test_pad_batch_right_pads_each_input_with_zero():
 
 
 def test_batched_recognition_reads_like_one_image_per_run():
-    rec = get_rapid_recognizer()
+    rec = RapidRecognizer(optimized_model_path())  # fp32: batch mates do not matter
     rng = np.random.default_rng(3)
     images = [rng.integers(0, 255, size=(64, w), dtype=np.uint8) for w in (150, 150, 300)]
     inputs = [rec_input(im) for im in images]
@@ -200,3 +310,19 @@ def test_batched_recognition_reads_like_one_image_per_run():
         np.testing.assert_allclose(together[row], alone, atol=1e-4)
     wide = rec.run(inputs[2][None])
     assert wide.shape[1] == frame_count(inputs[2].shape[2])
+
+
+def test_int8_recognizer_reads_each_slice_in_its_own_run(monkeypatch):
+    """The int8 graph quantizes a run's input over the whole batch, so the recognizer runs it
+    one slice per run: a slice reads the same whatever other slices come with it."""
+    rec = get_rapid_recognizer()
+    assert rec.int8 and rec.max_batch == 1
+    runs = []
+    run = rec.run
+    monkeypatch.setattr(rec, "run", lambda batch: runs.append(len(batch)) or run(batch))
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 255, size=(64, 150), dtype=np.uint8) for _ in range(3)]
+    together = rec.recognize(images, ["", "", ""], [(), (), ()])
+    assert runs == [1, 1, 1]
+    for image, reading in zip(images, together, strict=True):
+        assert rec.recognize([image], [""], [()]) == [reading]
