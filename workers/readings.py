@@ -7,7 +7,6 @@ reading says so (engine SKIPPED_FOR_QR, no text) and the value's source is the Q
 that fails its MAC, or names another voucher, trusts nothing and every slice is read.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,10 +88,6 @@ def verify_qr(result: ScanResult, key: bytes) -> EVoucher | None:
     return verify_payload(result.qr_payload, key)
 
 
-def qr_usable(result: ScanResult, qr: EVoucher | None) -> bool:
-    return bool(qr and qr.valid and qr.form == result.form and qr.serial == result.serial)
-
-
 def field_readings(result: ScanResult, form: dict, qr: EVoucher | None) -> dict[str, FieldReading]:
     trusted = trusted_qr_fields(result.form, result.serial, qr)
     readings: dict[str, FieldReading] = {}
@@ -110,6 +105,3 @@ def field_readings(result: ScanResult, form: dict, qr: EVoucher | None) -> dict[
             qr_value=trusted.get(name),
         )
     return readings
-
-
-OcrCallback = Callable[[dict[str, np.ndarray], FormLayout, OcrContext], dict[str, Any]]

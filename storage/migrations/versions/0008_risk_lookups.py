@@ -75,11 +75,15 @@ def _fill() -> None:
             voucher, voucher.c.id == hashes.c.voucher_id
         )
     ).all()
-    for vid, dhash, created in rows:
+    if rows:  # one executemany, not a statement per row
         bind.execute(
             hashes.update()
-            .where(hashes.c.voucher_id == vid)
-            .values(created_at=created, **dict(zip(BANDS, _bands(dhash), strict=True)))
+            .where(hashes.c.voucher_id == sa.bindparam("vid"))
+            .values(created_at=sa.bindparam("at"), **{b: sa.bindparam(b) for b in BANDS}),
+            [
+                {"vid": vid, "at": created, **dict(zip(BANDS, _bands(dhash), strict=True))}
+                for vid, dhash, created in rows
+            ],
         )
     values: dict[uuid.UUID, dict[str, str]] = {}
     for vid, name, value in bind.execute(
