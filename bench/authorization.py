@@ -41,6 +41,7 @@ from sqlalchemy.pool import NullPool
 
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
+from bench.machine import CpuProbe
 from storage.audit import append_event
 from storage.authorization_models import AuthorizationRule, CorePosting, PostingOutbox
 from storage.db import get_engine, session_scope
@@ -424,7 +425,7 @@ def run_phase(
     time.sleep(1.2)  # pg_stat_database settles
     xact0 = xact_counts(url)
     cpu0, own0, busy0 = tree_cpu_s(api.pid), proc_cpu_s(os.getpid()), machine_busy_s()
-    with BackendCpu(database) as pg:
+    with BackendCpu(database) as pg, CpuProbe() as probe:
         out = asyncio.run(run_authorizers(base, tokens, think_ms / 1000, seed))
     cpu = tree_cpu_s(api.pid) - cpu0
     own, busy = proc_cpu_s(os.getpid()) - own0, machine_busy_s() - busy0
@@ -451,6 +452,7 @@ def run_phase(
         f"PostgreSQL backends {pg.cpu_s / el:.2f}, load generator {own / el:.2f}, "
         f"other processes {others / el:.2f}"
         + ("  << measured under load" if others / el > 0.2 else "")
+        + f"; reference loop {probe.median_ms()} ms (bench.machine: lower is faster)"
     )
     print(
         f"  server CPU per pair: uvicorn tree {cpu / n * 1000:.1f} ms + PostgreSQL backends "
@@ -547,7 +549,8 @@ def bench_posting(url: str, args: argparse.Namespace) -> None:
     with session_scope(url) as s:
         s.execute(text("UPDATE authorization_rule SET active = false"))
         s.commit()
-    ids = [str(v) for v in make_vouchers(url, args.postings, offset=1_000_000)]
+    voucher_ids = make_vouchers(url, args.postings, offset=1_000_000)
+    ids = [str(v) for v in voucher_ids]
     # Imported only now: importing workers.queues registers the after-commit enqueuer, and the
     # vouchers above must not be posted in this process (they are enqueued below).
     from workers.queues import enqueue_posting, posting_job_id
@@ -577,7 +580,10 @@ def bench_posting(url: str, args: argparse.Namespace) -> None:
                     open_rows = s.scalar(
                         select(func.count())
                         .select_from(PostingOutbox)
-                        .where(PostingOutbox.status.not_in(("posted", "rejected")))
+                        .where(
+                            PostingOutbox.voucher_id.in_(voucher_ids),
+                            PostingOutbox.status.not_in(("posted", "rejected")),
+                        )
                     )
                     s.rollback()
                     if not open_rows:
@@ -596,7 +602,9 @@ def bench_posting(url: str, args: argparse.Namespace) -> None:
     redis.flushdb()
     with session_scope(url) as s:
         posted = s.scalar(
-            select(func.count()).select_from(PostingOutbox).where(PostingOutbox.status == "posted")
+            select(func.count())
+            .select_from(PostingOutbox)
+            .where(PostingOutbox.voucher_id.in_(voucher_ids), PostingOutbox.status == "posted")
         )
         core_rows = s.scalar(select(func.count()).select_from(CorePosting))
     mode = "no fork" if not args.posting_fork else "a forked work-horse per job"

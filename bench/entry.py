@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bench.entry_keyers import SimKeyer, trap_value
+from bench.machine import CpuProbe
 from entry.defaults import seed_entry_defaults
 from entry.opening import open_entry
 from entry.routing import OCR_TRUSTED_TYPES
@@ -71,6 +72,9 @@ class Options:
     keep_db: bool = False
     timeout_s: float = 900
     think_ms: float = 0  # mean time a keyer takes to key a slice (uniform 0.5x..1.5x)
+    # False (the workstation's way): each submission claims the next task too (?next=true);
+    # True: GET /next then POST, two requests per key.
+    two_requests: bool = False
 
 
 @dataclass
@@ -95,6 +99,7 @@ class Stats:
     completion_cpu_s: float = 0.0  # the completion worker (entry's end, off the request path)
     pg_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
+    reference_loop_ms: float = 0.0  # bench.machine: this machine's speed during the run
     first_at: float | None = None
     last_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -318,11 +323,13 @@ def keyer_loop(
     done: threading.Event,
 ) -> None:
     sim = SimKeyer(seed, opts.error_rate, opts.correlated)
+    following = None  # a task the last submission's answer leased to this keyer
     try:
         while not done.is_set():
             try:
-                _key_one(client, url, sim, opts, truth, stats)
+                following = _key_one(client, url, sim, opts, truth, stats, following)
             except httpx.HTTPError as exc:
+                following = None  # its lease expires and returns it to the pool
                 with stats.lock:
                     stats.refused[f"transport_{type(exc).__name__}"] += 1
                 time.sleep(0.5)
@@ -330,19 +337,24 @@ def keyer_loop(
         client.close()
 
 
-def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
-    """Ask for a task, read the truth as this keyer reads, submit; time next + submit."""
-    t0 = time.perf_counter()
-    r = client.get("/api/entry/next")
-    if r.status_code == 204:
-        time.sleep(0.2)
-        return
-    if r.status_code != 200:
+def _key_one(client, url, sim, opts, truth, stats, task=None):  # noqa: ANN001, ANN202
+    """Take the task the last submission leased (or ask for one), read the truth as this keyer
+    reads, submit; time next + submit. Returns the task the submission's answer leased."""
+    t_next = 0.0
+    if task is None:
+        t0 = time.perf_counter()
+        r = client.get("/api/entry/next")
+        if r.status_code == 204:
+            time.sleep(0.2)
+            return None
+        if r.status_code != 200:
+            with stats.lock:
+                stats.refused[f"next_http_{r.status_code}"] += 1
+            return None
+        task = r.json()
+        t_next = time.perf_counter() - t0
         with stats.lock:
-            stats.refused[f"next_http_{r.status_code}"] += 1
-        return
-    task = r.json()
-    t_next = time.perf_counter() - t0
+            stats.next_ms.append(t_next * 1000)
     vid, _ = lookup_task(url, truth, task["id"])
     values, wrong = {}, 0
     for f in task["fields"]:
@@ -355,7 +367,7 @@ def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
     if opts.think_ms:
         time.sleep(opts.think_ms / 1000 * sim.rng.uniform(0.5, 1.5))  # keying the value
     t1 = time.perf_counter()
-    status, closing = _submit(client, task, values, truth, vid, stats)
+    status, closing, following = _submit(client, task, values, truth, vid, stats, opts)
     t_submit = time.perf_counter() - t1
     with stats.lock:
         stats.handed[task["id"]] += 1
@@ -365,26 +377,28 @@ def _key_one(client, url, sim, opts, truth, stats) -> None:  # noqa: ANN001
         if status == 200:
             stats.submissions += 1
             stats.pairs_ms.append((t_next + t_submit) * 1000)
-            stats.next_ms.append(t_next * 1000)
             (stats.closing_submit_ms if closing else stats.submit_ms).append(t_submit * 1000)
             now = time.perf_counter()
             stats.first_at = stats.first_at or now
             stats.last_at = now
+    return following
 
 
-def _submit(client, task, values, truth, vid, stats) -> tuple[int, bool]:  # noqa: ANN001
+def _submit(client, task, values, truth, vid, stats, opts):  # noqa: ANN001, ANN202
     """Submit; a refused value is looked at again and keyed right (validation caught it).
-    Returns the status and whether this key ended the voucher's entry."""
+    Returns the status, whether this key ended the voucher's entry and the next task leased."""
+    path = f"/api/entry/tasks/{task['id']}" + ("" if opts.two_requests else "?next=true")
     for _attempt in range(3):
         if task["kind"] == "whole_voucher":
             body = {"token": task["token"], "values": values}
         else:
             (only,) = values.values()
             body = {"token": task["token"], **only}
-        r = client.post(f"/api/entry/tasks/{task['id']}", json=body)
+        r = client.post(path, json=body)
         if r.status_code != 422:
-            closing = r.status_code == 200 and r.json().get("voucher_state") is not None
-            return r.status_code, closing
+            answer = r.json() if r.status_code == 200 else {}
+            closing = answer.get("voucher_state") is not None
+            return r.status_code, closing, answer.get("next")
         err = r.json()["error"]
         with stats.lock:
             stats.refused[err["code"]] += 1
@@ -399,7 +413,7 @@ def _submit(client, task, values, truth, vid, stats) -> tuple[int, bool]:  # noq
                 if v
                 else {"flag": "blank"}
             )
-    return r.status_code, False
+    return r.status_code, False, None
 
 
 def arbiter_loop(client: httpx.Client, url: str, truth: Truth, done: threading.Event) -> None:
@@ -497,6 +511,7 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "simulated_keyers_cpu_ms_per_next_submit": (
             round(1000 * stats.client_cpu_s / stats.submissions, 1) if stats.submissions else None
         ),
+        "reference_loop_ms (machine speed)": stats.reference_loop_ms,
         "tasks_handed_out_twice_client": dup,
         "claims_with_same_token_server": claimed_twice,
         "wall_s": round(wall, 1),
@@ -507,7 +522,12 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         f"correlated share {opts.correlated}, QR share {opts.qr_share}, "
         f"forms {', '.join(opts.forms)}, API processes {opts.workers}, "
         f"keying time per slice {opts.think_ms:.0f} ms (mean), "
-        f"OCR+one for names: {opts.ocr_all_types}"
+        + (
+            "next and submit as two requests, "
+            if opts.two_requests
+            else "each submission claims the next task (?next=true; GET /next only after none), "
+        )
+        + f"OCR+one for names: {opts.ocr_all_types}"
     )
     for k, v in figures.items():
         out.print(f"  {k:32s} {v}")
@@ -558,7 +578,7 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         start = time.perf_counter()
         for th in threads:
             th.start()
-        with Progress(console=out) as progress:
+        with CpuProbe() as probe, Progress(console=out) as progress:
             t = progress.add_task("vouchers through entry", total=opts.vouchers)
             while time.perf_counter() - start < opts.timeout_s:
                 left = open_entries(url)
@@ -572,6 +592,7 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
                 time.sleep(0.5)
         done.set()
         wall = time.perf_counter() - start
+        stats.reference_loop_ms = probe.median_ms()
         stats.server_cpu_s = server_cpu_seconds(server.pid) - cpu_at_start
         stats.completion_cpu_s = server_cpu_seconds(completer.pid) - completer_at_start
         stats.client_cpu_s = time.process_time() - client_cpu_at_start
@@ -659,6 +680,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument(
         "--think-ms", type=float, default=d.think_ms, help="mean keying time per slice (ms)"
     )
+    p.add_argument(
+        "--two-requests",
+        action="store_true",
+        help="GET /next then POST per key, instead of one POST ?next=true",
+    )
     a = p.parse_args(argv)
     return Options(
         vouchers=a.vouchers,
@@ -674,6 +700,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         keep_db=a.keep_db,
         timeout_s=a.timeout,
         think_ms=a.think_ms,
+        two_requests=a.two_requests,
     )
 
 

@@ -185,9 +185,8 @@ def _take(
     if task is None:
         return None
     fields = _task_fields(session, task)
-    record_exposure(
-        session, voucher.id, user.id, [(f.id, task.field_group) for f in _exposed(session, task)]
-    )
+    shown = fields if task.field_id is not None else _exposed(session, task)
+    record_exposure(session, voucher.id, user.id, [(f.id, task.field_group) for f in shown])
     append_event_now(
         session,
         voucher,
@@ -212,9 +211,8 @@ def _task_fields(session: Session, task: EntryTask) -> list[VoucherField]:
 
 
 def _exposed(session: Session, task: EntryTask) -> list[VoucherField]:
-    """What the task shows: one slice, or (whole voucher) the image with every field on it."""
-    if task.field_id is not None:
-        return [session.get(VoucherField, task.field_id)]
+    """What a whole-voucher task shows: the image with every field on it (a slice task shows
+    its own field only)."""
     return list(
         session.scalars(select(VoucherField).where(VoucherField.voucher_id == task.voucher_id))
     )

@@ -37,6 +37,7 @@ def test_last_key_hands_completion_to_a_worker(client, service_env, start_worker
         "task_id": out["task_id"],
         "fields": {"payer_name": "settle"},
         "voucher_state": "completing",
+        "next": None,
     }
     assert _entry_state(url, vid)[0] == "awaiting_entry"  # nobody has run the job yet
     start_worker("default", "--no-fork")

@@ -1,5 +1,6 @@
 // Keyer workstation: keyboard-only loop. The next task and its image are fetched while the
-// current one is keyed, so Enter flips to an already-decoded slice.
+// current one is keyed, so Enter flips to an already-decoded slice. Each submission asks for the
+// task after that in the same request (?next=true): one request per key.
 import { ApiError, api, el, t } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,8 +13,9 @@ let confirmFor = null; // the value whose warning the keyer has seen once
 let pollTimer = null;
 const validations = new Map(); // "field\u0000value" -> Promise of the server's verdict
 
-async function loadItem() {
-  const task = await api("/api/entry/next");
+// `task`: a task already leased (from a submission's answer), null for none, undefined to ask.
+async function loadItem(task) {
+  if (task === undefined) task = await api("/api/entry/next");
   if (!task) return null;
   const response = await fetch(task.image_url, { credentials: "same-origin" });
   if (!response.ok) throw new ApiError(response.status, null);
@@ -26,11 +28,13 @@ async function loadItem() {
   return { task, url, layout };
 }
 
-function prefetch() {
-  upcoming = loadItem().catch(() => null);
+function prefetch(following) {
+  const source = following ? following.then((task) => loadItem(task)) : loadItem();
+  upcoming = source.catch(() => null);
 }
 
-async function advance() {
+// `following`: a promise of the task after the next one (a submission's answer), if any.
+async function advance(following) {
   const pending = upcoming;
   upcoming = null;
   let item = pending ? await pending : null;
@@ -38,7 +42,7 @@ async function advance() {
   current = item;
   if (!item) return showEmpty();
   show(item);
-  prefetch();
+  prefetch(following);
 }
 
 function showEmpty() {
@@ -148,9 +152,10 @@ async function submitSlice(flag = null) {
 }
 
 function send(item, body) {
-  const post = api(`/api/entry/tasks/${item.task.id}`, { method: "POST", body });
+  const post = api(`/api/entry/tasks/${item.task.id}?next=true`, { method: "POST", body });
   bumpCount();
-  advance();
+  // A refused key claimed nothing: then the task after the next is asked for with GET /next.
+  advance(post.then((answer) => answer?.next ?? null, () => undefined));
   post.then(() => URL.revokeObjectURL(item.url), (err) => {
     // Put the refused task back in front of the keyer with the reason.
     if (err.code === "stale_token" || err.code === "lease_lost" || err.code === "task_closed") return;
