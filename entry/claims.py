@@ -29,7 +29,7 @@ LEASE_SECONDS = {"key": 120, "third_key": 120, "whole_voucher": 600, "arbitrate"
 
 @dataclass
 class Claim:
-    task: EntryTask
+    task: EntryTask  # read-only: on the claim path the leased row (same attribute names)
     voucher: Voucher
     fields: list[VoucherField]  # the task's field, or every pending field (whole voucher)
     form_version: int | None = None  # the voucher type's version, for entry.forms' cache
@@ -95,9 +95,10 @@ def _next_query(kinds: tuple[str, ...], locking: bool):  # noqa: ANN202
     parameters (uid, now, quota), so SQLAlchemy's compiled-statement cache serves every claim.
     """
     query = (
-        select(EntryTask.id, EntryTask.kind, Voucher, VoucherType.version)
+        select(EntryTask.id, EntryTask.kind, Voucher, VoucherType.version, VoucherField)
         .join(Voucher, Voucher.id == EntryTask.voucher_id)
         .outerjoin(VoucherType, VoucherType.name == Voucher.form)
+        .outerjoin(VoucherField, VoucherField.id == EntryTask.field_id)  # a slice task's field
         .where(
             _eligible(kinds),
             Voucher.uploaded_by_id != bindparam("uid"),
@@ -114,18 +115,22 @@ def _next_query(kinds: tuple[str, ...], locking: bool):  # noqa: ANN202
 
 @lru_cache(maxsize=16)
 def _lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
-    """Lease task `tid` if it is still claimable by `uid` (read afresh: the voucher is held)."""
+    """Lease task `tid` if it is still claimable by `uid` (read afresh: the voucher is held).
+
+    A table-level UPDATE run on the session's connection, returning the row: through the ORM's
+    bulk-update path the statement was copied, and its cache key computed again, on every claim.
+    """
+    table = EntryTask.__table__
     return (
-        update(EntryTask)
-        .where(EntryTask.id == bindparam("tid"), _eligible(kinds))
+        update(table)
+        .where(table.c.id == bindparam("tid"), _eligible(kinds))
         .values(
             status="leased",
             lease_owner_id=bindparam("uid"),
             lease_expires_at=bindparam("expires"),
-            fencing_token=EntryTask.fencing_token + 1,
+            fencing_token=table.c.fencing_token + 1,
         )
-        .returning(EntryTask)
-        .execution_options(populate_existing=True, synchronize_session=False)
+        .returning(*table.c)
     )
 
 
@@ -152,14 +157,14 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
             # deadlock, and the lease UPDATE re-checks the task once the voucher is ours.
             row = session.execute(_next_query(kinds, False), params).first()
             if row is not None:
-                row = (*row[:2], _lock_voucher(session, row[2].id, skip=False), row[3])
+                row = (*row[:2], _lock_voucher(session, row[2].id, skip=False), *row[3:])
         if row is None:
             return None
-        task_id, kind, voucher, version = row
+        task_id, kind, voucher, version, field = row
         if voucher is None or voucher.status != "awaiting_entry":  # it left entry meanwhile
             session.rollback()
             continue
-        claim = _take(session, user, (task_id, kind), voucher, kinds, pool)
+        claim = _take(session, user, (task_id, kind), voucher, kinds, pool, field)
         if claim is not None:
             claim.form_version = version
             return claim
@@ -174,18 +179,25 @@ def _take(
     voucher: Voucher,
     kinds: tuple[str, ...],
     pool: tuple[list[int], int],
+    field: VoucherField | None,
 ) -> Claim | None:
     task_id, kind = found
     now = utcnow()
     expires = now + timedelta(seconds=LEASE_SECONDS.get(kind, 120))
-    task = session.scalars(
-        _lease_statement(kinds),
-        {"uid": user.id, "now": now, "quota": pool[1], "tid": task_id, "expires": expires},
-    ).first()
+    task = (
+        session.connection()
+        .execute(
+            _lease_statement(kinds),
+            {"uid": user.id, "now": now, "quota": pool[1], "tid": task_id, "expires": expires},
+        )
+        .first()
+    )
     if task is None:
         return None
-    fields = _task_fields(session, task)
-    shown = fields if task.field_id is not None else _exposed(session, task)
+    if task.field_id is not None:
+        fields = shown = [field]
+    else:
+        fields, shown = _pending_fields(session, task), _exposed(session, task)
     record_exposure(session, voucher.id, user.id, [(f.id, task.field_group) for f in shown])
     append_event_now(
         session,
@@ -198,9 +210,8 @@ def _take(
     return Claim(task, voucher, fields)
 
 
-def _task_fields(session: Session, task: EntryTask) -> list[VoucherField]:
-    if task.field_id is not None:
-        return [session.get(VoucherField, task.field_id)]
+def _pending_fields(session: Session, task: EntryTask) -> list[VoucherField]:
+    """What a whole-voucher task asks for: every field still pending."""
     return list(
         session.scalars(
             select(VoucherField)

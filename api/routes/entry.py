@@ -160,6 +160,9 @@ def _claim_following(session, user) -> TaskOut | None:  # noqa: ANN001
     """The next task after a committed key. A database failure here must not turn the key's
     success into an error (the keyer would key it again): it answers no task, and the
     workstation asks `GET /next`."""
+    # A clean identity map, as a request of its own would have: the submission's objects
+    # (kept after its commit) must not stand in for rows the claim reads afresh.
+    session.expunge_all()
     try:
         claim = claim_next(session, user, kinds=KEYER_KINDS)
         if claim is None:

@@ -1,0 +1,168 @@
+"""What one key costs the server, in-process and single-threaded: statements, commits and CPU
+per submission (each `POST /api/entry/tasks/{id}?next=true`, the claim of the next task
+included), for keyers who key every task right.
+
+Deterministic counts (statements per key) and CPU with no HTTP stack, no other threads and no
+GIL hand-offs: the figure to compare two versions of the keying path on a noisy machine. The CPU
+is printed beside the reference loop (bench.machine) measured in the same run. Jobs go to Redis
+(VOUCHERFLOW_TEST_REDIS, default db 14, flushed) and are not run.
+Run: python -m bench.entry_hotpath --vouchers 80 --keyers 50
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import event, text
+from starlette.testclient import TestClient
+
+from bench.entry import (
+    REDIS,
+    Options,
+    Truth,
+    create_database,
+    drop_database,
+    lookup_task,
+    make_vouchers,
+    pg_backend_cpu,
+    seed_users,
+)
+from bench.entry_keyers import keyed_form
+from bench.machine import reference_loop_ms
+from storage.blobs import LocalBlobStore
+from storage.db import get_engine
+from storage.migrate import upgrade_head
+
+
+def _key(url: str, truth: Truth, task: dict) -> dict:
+    vid, _ = lookup_task(url, truth, task["id"])
+    values = {}
+    for f in task["fields"]:
+        canonical, ftype, _ = truth.fields[(vid, f["name"])]
+        v = keyed_form(canonical, ftype)
+        values[f["name"]] = (
+            {"value": v, "confirm_warning": True, "keystrokes": len(v)} if v else {"flag": "blank"}
+        )
+    if task["kind"] == "whole_voucher":
+        return {"token": task["token"], "values": values}
+    (only,) = values.values()
+    return {"token": task["token"], **only}
+
+
+def run(vouchers: int, keyers: int, trace: int = 0) -> None:
+    name, url = create_database()
+    data_dir = tempfile.mkdtemp(prefix="vf_hotpath_")
+    try:
+        upgrade_head(url)
+        opts = Options(vouchers=vouchers, keyers=keyers, arbiters=0, error_rate=0.0)
+        seed_users(url, opts)
+        truth = Truth()
+        make_vouchers(url, LocalBlobStore(Path(data_dir) / "blobs"), opts, truth, lambda n: None)
+        with get_engine(url).connect() as conn:  # statistics, as a live system's tables have
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        get_engine(url).dispose()
+        os.environ.update(
+            VOUCHERFLOW_DATABASE_URL=url,
+            VOUCHERFLOW_DATA_DIR=data_dir,
+            VOUCHERFLOW_REDIS_URL=REDIS,
+            VOUCHERFLOW_LOG_LEVEL="WARNING",
+        )
+        from redis import Redis
+
+        from api.app import create_app
+        from storage.settings import get_settings
+        from workers.queues import enqueue_posting  # noqa: F401  (registers the enqueuer)
+
+        get_settings.cache_clear()
+        engine = get_engine(url)
+        counts = {"stmts": 0, "commits": 0}
+        seen: list[str] = []
+
+        def on_execute(_conn, _cursor, statement, *_a: object) -> None:  # noqa: ANN001
+            counts["stmts"] += 1
+            seen.append(" ".join(statement.split())[:150])
+
+        def on_commit(*_a: object) -> None:
+            counts["commits"] += 1
+
+        with TestClient(create_app(get_settings())) as client:
+            headers = []
+            for i in range(keyers):
+                r = client.post(
+                    "/api/auth/login", json={"username": f"bkeyer{i:03d}", "password": "bench"}
+                )
+                headers.append({"Authorization": f"Bearer {r.json()['access_token']}"})
+            pending: list[dict | None] = [None] * keyers
+            stmts, commits, refused = [], [], 0
+            event.listen(engine, "before_cursor_execute", on_execute)
+            event.listen(engine, "commit", on_commit)
+            pg0, cpu0, wall0 = pg_backend_cpu(name), time.process_time(), time.perf_counter()
+            ref = [reference_loop_ms()]
+            idle = 0
+            while idle < keyers:
+                idle = 0
+                for i, h in enumerate(headers):
+                    task = pending[i]
+                    counts.update(stmts=0, commits=0)
+                    seen.clear()
+                    if task is None:
+                        r = client.get("/api/entry/next", headers=h)
+                        if r.status_code == 204:
+                            idle += 1
+                            continue
+                        task = r.json()
+                    r = client.post(
+                        f"/api/entry/tasks/{task['id']}?next=true",
+                        json=_key(url, truth, task),
+                        headers=h,
+                    )
+                    if r.status_code != 200:
+                        refused += 1
+                        pending[i] = None
+                        continue
+                    pending[i] = r.json()["next"]
+                    stmts.append(counts["stmts"])
+                    if len(stmts) == trace:
+                        print(f"statements of key {trace}:", *seen, sep="\n  ")
+                    commits.append(counts["commits"])
+                    if len(stmts) % 200 == 0:
+                        ref.append(reference_loop_ms())
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            pg = sum(c - pg0.get(pid, 0.0) for pid, c in pg_backend_cpu(name).items())
+            event.remove(engine, "before_cursor_execute", on_execute)
+            event.remove(engine, "commit", on_commit)
+        n = len(stmts)
+        ref_ms = statistics.median(ref)
+        print(
+            f"entry hot path, in-process: {n} keys by {keyers} keyers over {vouchers} vouchers "
+            f"in {wall:.1f}s ({refused} refused)"
+        )
+        print(
+            f"  per key (submit with ?next=true, a GET /next when it answered none): "
+            f"{statistics.mean(stmts):.2f} statements, {statistics.mean(commits):.2f} commits"
+        )
+        print(
+            f"  CPU per key: this process {cpu / n * 1000:.2f} ms (app + TestClient), "
+            f"PostgreSQL {pg / n * 1000:.2f} ms; reference loop {ref_ms:.1f} ms "
+            f"-> {cpu / n * 1000 / ref_ms:.3f} reference loops per key"
+        )
+        Redis.from_url(REDIS).flushdb()
+    finally:
+        get_engine(url).dispose()
+        drop_database(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--vouchers", type=int, default=80)
+    p.add_argument("--keyers", type=int, default=50)
+    p.add_argument("--trace", type=int, default=0, help="print the statements of key N")
+    a = p.parse_args(argv)
+    run(a.vouchers, a.keyers, a.trace)
+
+
+if __name__ == "__main__":
+    main()
