@@ -12,8 +12,11 @@ Run: python -m bench.entry_hotpath --vouchers 80 --keyers 50
 import argparse
 import os
 import statistics
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -21,6 +24,7 @@ from starlette.testclient import TestClient
 
 from bench.entry import (
     REDIS,
+    ROOT,
     Options,
     Truth,
     create_database,
@@ -35,6 +39,15 @@ from bench.machine import reference_loop_ms
 from storage.blobs import LocalBlobStore
 from storage.db import get_engine
 from storage.migrate import upgrade_head
+
+
+def _package(filename: str) -> str:
+    """The package a code object belongs to: site-packages/<name>/..., else the project's."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if filename.startswith(str(ROOT)):
+        return "voucherflow:" + filename[len(str(ROOT)) + 1 :].split("/", 1)[0]
+    return "stdlib"
 
 
 def _key(url: str, truth: Truth, task: dict) -> dict:
@@ -52,7 +65,7 @@ def _key(url: str, truth: Truth, task: dict) -> dict:
     return {"token": task["token"], **only}
 
 
-def run(vouchers: int, keyers: int, trace: int = 0) -> None:
+def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -> None:
     name, url = create_database()
     data_dir = tempfile.mkdtemp(prefix="vf_hotpath_")
     try:
@@ -88,6 +101,17 @@ def run(vouchers: int, keyers: int, trace: int = 0) -> None:
         def on_commit(*_a: object) -> None:
             counts["commits"] += 1
 
+        calls = [0]
+        by_package: Counter = Counter()
+        if count_calls:  # Python and C function calls in every thread (set before any starts)
+
+            def tally(frame, event_name, _arg) -> None:  # noqa: ANN001
+                if event_name in ("call", "c_call"):
+                    calls[0] += 1
+                    by_package[_package(frame.f_code.co_filename)] += 1
+
+            threading.setprofile(tally)
+            sys.setprofile(tally)
         with TestClient(create_app(get_settings())) as client:
             headers = []
             for i in range(keyers):
@@ -99,6 +123,8 @@ def run(vouchers: int, keyers: int, trace: int = 0) -> None:
             stmts, commits, refused = [], [], 0
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "commit", on_commit)
+            calls[0] = 0  # the logins above not counted
+            by_package.clear()
             pg0, cpu0, wall0 = pg_backend_cpu(name), time.process_time(), time.perf_counter()
             ref = [reference_loop_ms()]
             idle = 0
@@ -123,13 +149,15 @@ def run(vouchers: int, keyers: int, trace: int = 0) -> None:
                         refused += 1
                         pending[i] = None
                         continue
-                    pending[i] = r.json()["next"]
+                    pending[i] = r.json().get("next")
                     stmts.append(counts["stmts"])
                     if len(stmts) == trace:
                         print(f"statements of key {trace}:", *seen, sep="\n  ")
                     commits.append(counts["commits"])
                     if len(stmts) % 200 == 0:
                         ref.append(reference_loop_ms())
+            sys.setprofile(None)
+            threading.setprofile(None)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             pg = sum(c - pg0.get(pid, 0.0) for pid, c in pg_backend_cpu(name).items())
             event.remove(engine, "before_cursor_execute", on_execute)
@@ -149,6 +177,12 @@ def run(vouchers: int, keyers: int, trace: int = 0) -> None:
             f"PostgreSQL {pg / n * 1000:.2f} ms; reference loop {ref_ms:.1f} ms "
             f"-> {cpu / n * 1000 / ref_ms:.3f} reference loops per key"
         )
+        if count_calls:
+            print(
+                f"  function calls per key (all threads, TestClient included): {calls[0] / n:.0f}"
+            )
+            top = ", ".join(f"{k} {v / n:.0f}" for k, v in by_package.most_common(8))
+            print(f"  by the caller's package: {top}")
         Redis.from_url(REDIS).flushdb()
     finally:
         get_engine(url).dispose()
@@ -160,8 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vouchers", type=int, default=80)
     p.add_argument("--keyers", type=int, default=50)
     p.add_argument("--trace", type=int, default=0, help="print the statements of key N")
+    p.add_argument(
+        "--calls",
+        action="store_true",
+        help="count function calls per key (slow; deterministic, unlike CPU time)",
+    )
     a = p.parse_args(argv)
-    run(a.vouchers, a.keyers, a.trace)
+    run(a.vouchers, a.keyers, a.trace, a.calls)
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ def record_exposure(
     if not fields:
         return
     at = utcnow()
-    session.execute(
-        insert(EntryExposure),
+    session.connection().execute(  # Core, not the ORM's bulk path: one plain INSERT
+        insert(EntryExposure.__table__),
         [
             {
                 "voucher_id": voucher_id,

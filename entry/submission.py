@@ -17,7 +17,7 @@ from entry.errors import KeyRefusedError, TaskClosedError
 from entry.fieldtypes import validate_keyed
 from entry.forms import form_definition, spec_of
 from entry.settlement import evaluate_field
-from entry.tasks import cancel_open_tasks, close_task
+from entry.tasks import cancel_open_tasks, close_task, close_task_now
 from storage.audit import append_event_now
 from storage.entry_models import EntryKey
 from storage.imaging_models import VoucherField
@@ -105,8 +105,8 @@ def submit_task(
         raise KeyRefusedError("部分字段无效", code="invalid_values", details={"fields": errors})
     now = utcnow()
     if recorded:
-        session.execute(
-            insert(EntryKey),
+        session.connection().execute(  # Core, not the ORM's bulk path: one plain INSERT
+            insert(EntryKey.__table__),
             [
                 {
                     "task_id": task.id,
@@ -126,8 +126,7 @@ def submit_task(
                 for field, value, confirmed, k in recorded
             ],
         )
-    close_task(task, user_id=user.id)
-    session.flush()
+    close_task_now(session, task, user_id=user.id)
     # The voucher row last: comparison, the audit chain head and the completion check.
     voucher = lock_voucher(session, task.voucher_id)
     if voucher.status != "awaiting_entry":
