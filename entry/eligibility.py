@@ -7,7 +7,7 @@ eligible is left for becomes an arbitration task instead of waiting forever.
 
 import uuid
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import String, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from entry.tasks import split_whole_to_arbitration
@@ -16,11 +16,6 @@ from storage.entry_models import EntryExposure, EntryFieldGroup, EntryTask
 from storage.models import User, Voucher, utcnow
 
 KEYING_KINDS = ("key", "third_key", "whole_voucher")
-
-
-def keyer_pool(session: Session) -> list[int]:
-    rows = session.execute(select(User.id, User.roles).where(User.active.is_(True))).all()
-    return [uid for uid, roles in rows if "keyer" in (roles or [])]
 
 
 def voucher_exposures(session: Session, voucher_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
@@ -34,17 +29,22 @@ def voucher_exposures(session: Session, voucher_id: uuid.UUID) -> list[tuple[int
     ]
 
 
+# Active keyers by their roles' JSON text (a list of plain role names, so '"keyer"' matches
+# the role exactly): the database filters, instead of every user's roles being decoded here.
+_POOL = select(
+    User.id,
+    select(func.count())
+    .select_from(EntryFieldGroup)
+    .where(EntryFieldGroup.active.is_(True))
+    .scalar_subquery(),
+).where(User.active.is_(True), cast(User.roles, String).like('%"keyer"%'))
+
+
 def load_pool(session: Session) -> tuple[list[int], int]:
     """The active keyers and the per-group quota, in one query, read once per request."""
-    groups = (
-        select(func.count())
-        .select_from(EntryFieldGroup)
-        .where(EntryFieldGroup.active.is_(True))
-        .scalar_subquery()
-    )
-    rows = session.execute(select(User.id, User.roles, groups).where(User.active.is_(True))).all()
-    ids = [uid for uid, roles, _ in rows if "keyer" in (roles or [])]
-    n_groups = rows[0][2] if rows else 0
+    rows = session.execute(_POOL).all()
+    ids = [uid for uid, _ in rows]
+    n_groups = rows[0][1] if rows else 0
     # Without a per-group quota the first keyers to arrive would spread over every group of a
     # voucher and leave none for the last group's fields.
     return ids, max(2, len(ids) // max(1, n_groups or 1))
