@@ -125,8 +125,8 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
             event.listen(engine, "commit", on_commit)
             calls[0] = 0  # the logins above not counted
             by_package.clear()
+            ref = [reference_loop_ms()]  # before and after the measured loop, not in it
             pg0, cpu0, wall0 = pg_backend_cpu(name), time.process_time(), time.perf_counter()
-            ref = [reference_loop_ms()]
             idle = 0
             while idle < keyers:
                 idle = 0
@@ -154,11 +154,10 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
                     if len(stmts) == trace:
                         print(f"statements of key {trace}:", *seen, sep="\n  ")
                     commits.append(counts["commits"])
-                    if len(stmts) % 200 == 0:
-                        ref.append(reference_loop_ms())
             sys.setprofile(None)
             threading.setprofile(None)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            ref.append(reference_loop_ms())
             pg = sum(c - pg0.get(pid, 0.0) for pid, c in pg_backend_cpu(name).items())
             event.remove(engine, "before_cursor_execute", on_execute)
             event.remove(engine, "commit", on_commit)

@@ -1,48 +1,64 @@
 """How fast this machine's CPU is right now, measured beside a benchmark.
 
 The benchmarks run on shared machines whose speed drifts (a neighbour's load, the host's
-clock): the same code has cost 13.6 and 41 ms of CPU per request on two days. A probe thread
-times a fixed pure-Python loop once a second in its own thread CPU time (GIL waits excluded)
-and reports the median, so CPU-per-operation figures of two runs can be compared as ratios to it.
+clock): the same code has cost 13.6 and 41 ms of CPU per request on two days. A probe process
+times a fixed pure-Python loop every few seconds in its own CPU time and reports the median, so
+CPU-per-operation figures of two runs can be compared as ratios to it. It is a process of its
+own, not a thread: a thread would take the load generator's GIL and its CPU would be counted
+as the load generator's.
 """
 
 import statistics
-import threading
+import subprocess
+import sys
 import time
 
-_LOOP = 200_000
+_LOOP = 100_000
 
 
 def reference_loop_ms() -> float:
-    """Thread CPU time of one fixed loop of integer, string and dict work, in ms."""
-    t0 = time.thread_time()
+    """CPU time of one fixed loop of integer, string and dict work, in ms."""
+    t0 = time.process_time()
     d: dict[int, str] = {}
     for i in range(_LOOP):
         d[i & 1023] = str(i)
-    return (time.thread_time() - t0) * 1000
+    return (time.process_time() - t0) * 1000
 
 
 class CpuProbe:
-    """Time the reference loop every `interval` seconds while the benchmark runs."""
+    """Time the reference loop every `interval` seconds, in a separate process, while the
+    benchmark runs (about 1 % of one core)."""
 
-    def __init__(self, interval: float = 1.0):
+    def __init__(self, interval: float = 2.0):
         self.interval = interval
         self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.samples.append(reference_loop_ms())
+        self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "CpuProbe":
-        self.samples.append(reference_loop_ms())
-        self._thread.start()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.machine", str(self.interval)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        assert self._proc is not None
+        self._proc.terminate()
+        out, _ = self._proc.communicate(timeout=30)
+        self.samples = [float(line) for line in out.split()]
 
-    def median_ms(self) -> float:
-        return round(statistics.median(self.samples), 1)
+    def median_ms(self) -> float | None:
+        return round(statistics.median(self.samples), 1) if self.samples else None
+
+
+def main() -> None:
+    """`python -m bench.machine SECONDS`: print the reference loop's ms every SECONDS."""
+    interval = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+    while True:
+        print(round(reference_loop_ms(), 2), flush=True)
+        time.sleep(interval)
+
+
+if __name__ == "__main__":
+    main()
