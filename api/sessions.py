@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.errors import AuthenticationError
@@ -38,12 +38,16 @@ def login(session: Session, *, username: str, password: str, ttl_hours: int) -> 
     return token, user
 
 
+# Built once: every request runs it, and a prebuilt statement's cache key is computed once.
+_BY_TOKEN = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def resolve_token(session: Session, token: str) -> tuple[AuthSession, User]:
-    row = session.execute(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == _digest(token))
-    ).first()
+    row = session.execute(_BY_TOKEN, {"token_hash": _digest(token)}).first()
     if row is None:
         raise AuthenticationError("登录凭证无效", code="invalid_token")
     auth, user = row

@@ -16,7 +16,8 @@ With zero think time N closed-loop clients see latency = N / throughput (Little'
 latency targets apply to the think-time phase.
 
 Needs PostgreSQL (VOUCHERFLOW_TEST_PG_ADMIN, default postgres@127.0.0.1) and Redis
-(VOUCHERFLOW_TEST_REDIS, default db 15; the API enqueues postings there, nothing consumes them;
+(VOUCHERFLOW_BENCH_REDIS, default db 11, flushed at the end: the API enqueues postings there,
+nothing consumes them;
 posting jobs go to VOUCHERFLOW_BENCH_POSTING_REDIS, default db 13, flushed before and after).
 Creates and drops its own database. Prints figures; asserts nothing.
 """
@@ -41,6 +42,7 @@ from sqlalchemy.pool import NullPool
 
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
+from bench.calls import CallCounter
 from bench.machine import CpuProbe
 from storage.audit import append_event
 from storage.authorization_models import AuthorizationRule, CorePosting, PostingOutbox
@@ -57,7 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get(
     "VOUCHERFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS = os.environ.get("VOUCHERFLOW_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# Not the tests' database (15): a benchmark beside a test run must not touch its jobs.
+REDIS = os.environ.get("VOUCHERFLOW_BENCH_REDIS", "redis://127.0.0.1:6379/11")
 POSTING_REDIS = os.environ.get("VOUCHERFLOW_BENCH_POSTING_REDIS", "redis://127.0.0.1:6379/13")
 
 
@@ -375,11 +378,13 @@ def count_statements(url: str, pairs: int) -> None:
         counts["commits"] += 1
 
     claim, decide, commits = [], [], []
+    counter = CallCounter().install()  # before the TestClient's threads start
     with TestClient(create_app(settings)) as client:
         r = client.post("/api/auth/login", json={"username": "bench_auth0", "password": "bench"})
         headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         event.listen(engine, "before_cursor_execute", on_execute)
         event.listen(engine, "commit", on_commit)
+        counter.reset()
         try:
             for _ in range(pairs):
                 counts.update(stmts=0, commits=0)
@@ -398,13 +403,15 @@ def count_statements(url: str, pairs: int) -> None:
                 decide.append(counts["stmts"])
                 commits.append(counts["commits"])
         finally:
+            counter.remove()
             event.remove(engine, "before_cursor_execute", on_execute)
             event.remove(engine, "commit", on_commit)
     print(
         f"statements (in-process, {len(claim)} pairs, auth lookup included): claim "
         f"{statistics.mean(claim):.1f}, decide {statistics.mean(decide):.1f}, per pair "
         f"{statistics.mean(claim) + statistics.mean(decide):.1f}; commits per pair "
-        f"{statistics.mean(commits):.1f}"
+        f"{statistics.mean(commits):.1f}; per pair "
+        f"{counter.summary(max(1, len(claim)))}"
     )
 
 
@@ -468,6 +475,8 @@ def bench_claims(url: str, database: str, args: argparse.Namespace) -> None:
         s.commit()
     names = make_authorizers(url, args.authorizers)
     count_statements(url, 20)
+    if args.statements_only:
+        return
     port = free_port()
     api = serve_api(url, port, args.api_workers)
     try:
@@ -644,6 +653,11 @@ def main() -> None:
         help="workers fork a work-horse per job (the imaging workers' mode)",
     )
     parser.add_argument("--skip-claims", action="store_true")
+    parser.add_argument(
+        "--statements-only",
+        action="store_true",
+        help="only the in-process counts per claim + decide (statements, commits, calls)",
+    )
     args = parser.parse_args()
     name = f"vf_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -658,8 +672,12 @@ def main() -> None:
             assert s.scalar(select(Branch.id).limit(1))
         if not args.skip_claims:
             bench_claims(url, name, args)
-        bench_posting(url, args)
+        if not args.statements_only:
+            bench_posting(url, args)
     finally:
+        from redis import Redis
+
+        Redis.from_url(REDIS).flushdb()  # the postings the API enqueued, never consumed
         get_engine(url).dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -12,19 +12,16 @@ Run: python -m bench.entry_hotpath --vouchers 80 --keyers 50
 import argparse
 import os
 import statistics
-import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import event, text
 from starlette.testclient import TestClient
 
+from bench.calls import CallCounter
 from bench.entry import (
     REDIS,
-    ROOT,
     Options,
     Truth,
     create_database,
@@ -39,15 +36,6 @@ from bench.machine import reference_loop_ms
 from storage.blobs import LocalBlobStore
 from storage.db import get_engine
 from storage.migrate import upgrade_head
-
-
-def _package(filename: str) -> str:
-    """The package a code object belongs to: site-packages/<name>/..., else the project's."""
-    if "site-packages/" in filename:
-        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
-    if filename.startswith(str(ROOT)):
-        return "voucherflow:" + filename[len(str(ROOT)) + 1 :].split("/", 1)[0]
-    return "stdlib"
 
 
 def _key(url: str, truth: Truth, task: dict) -> dict:
@@ -101,17 +89,7 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
         def on_commit(*_a: object) -> None:
             counts["commits"] += 1
 
-        calls = [0]
-        by_package: Counter = Counter()
-        if count_calls:  # Python and C function calls in every thread (set before any starts)
-
-            def tally(frame, event_name, _arg) -> None:  # noqa: ANN001
-                if event_name in ("call", "c_call"):
-                    calls[0] += 1
-                    by_package[_package(frame.f_code.co_filename)] += 1
-
-            threading.setprofile(tally)
-            sys.setprofile(tally)
+        counter = CallCounter().install() if count_calls else None
         with TestClient(create_app(get_settings())) as client:
             headers = []
             for i in range(keyers):
@@ -123,8 +101,8 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
             stmts, commits, refused = [], [], 0
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "commit", on_commit)
-            calls[0] = 0  # the logins above not counted
-            by_package.clear()
+            if counter:
+                counter.reset()  # the logins above not counted
             ref = [reference_loop_ms()]  # before and after the measured loop, not in it
             pg0, cpu0, wall0 = pg_backend_cpu(name), time.process_time(), time.perf_counter()
             idle = 0
@@ -154,8 +132,8 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
                     if len(stmts) == trace:
                         print(f"statements of key {trace}:", *seen, sep="\n  ")
                     commits.append(counts["commits"])
-            sys.setprofile(None)
-            threading.setprofile(None)
+            if counter:
+                counter.remove()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             ref.append(reference_loop_ms())
             pg = sum(c - pg0.get(pid, 0.0) for pid, c in pg_backend_cpu(name).items())
@@ -176,12 +154,8 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
             f"PostgreSQL {pg / n * 1000:.2f} ms; reference loop {ref_ms:.1f} ms "
             f"-> {cpu / n * 1000 / ref_ms:.3f} reference loops per key"
         )
-        if count_calls:
-            print(
-                f"  function calls per key (all threads, TestClient included): {calls[0] / n:.0f}"
-            )
-            top = ", ".join(f"{k} {v / n:.0f}" for k, v in by_package.most_common(8))
-            print(f"  by the caller's package: {top}")
+        if counter:
+            print(f"  per key: {counter.summary(n)}")
         Redis.from_url(REDIS).flushdb()
     finally:
         get_engine(url).dispose()
