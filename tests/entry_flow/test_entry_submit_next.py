@@ -31,12 +31,17 @@ def _leases(url: str, username_id: int) -> list[int]:
         )
 
 
-def test_submit_with_next_commits_the_key_and_leases_the_next_task(client, pg_inline_env) -> None:  # noqa: ANN001
-    url = pg_inline_env["database_url"]
+def _voucher_and_claim(client, env, username):  # noqa: ANN001, ANN202
+    """A voucher with two fields to key; the keyer's login and first task."""
+    url = env["database_url"]
     make_voucher(url, client.app.state.blobs, qr=qr_except(FORM, *OPEN))
+    headers = login(client, username)
+    return url, headers, claim(client, headers)
+
+
+def test_submit_with_next_commits_the_key_and_leases_the_next_task(client, pg_inline_env) -> None:  # noqa: ANN001
     truth = truth_values(FORM)
-    k1 = login(client, "keyer1")
-    first = claim(client, k1)
+    url, k1, first = _voucher_and_claim(client, pg_inline_env, "keyer1")
     r = _post(client, k1, first, truth[first["fields"][0]["name"]])
     assert r.status_code == 200, r.text
     following = r.json()["next"]
@@ -58,10 +63,7 @@ def test_submit_with_next_commits_the_key_and_leases_the_next_task(client, pg_in
 
 
 def test_refused_key_with_next_claims_nothing(client, pg_inline_env) -> None:  # noqa: ANN001
-    url = pg_inline_env["database_url"]
-    make_voucher(url, client.app.state.blobs, qr=qr_except(FORM, *OPEN))
-    k2 = login(client, "keyer2")
-    task = claim(client, k2)
+    url, k2, task = _voucher_and_claim(client, pg_inline_env, "keyer2")
     bad = "not a number" if task["fields"][0]["name"] == "instrument_count" else ""
     r = _post(client, k2, task, bad)
     assert r.status_code == 422, r.text
@@ -70,11 +72,8 @@ def test_refused_key_with_next_claims_nothing(client, pg_inline_env) -> None:  #
 
 
 def test_submit_without_next_answers_next_null(client, pg_inline_env) -> None:  # noqa: ANN001
-    url = pg_inline_env["database_url"]
-    make_voucher(url, client.app.state.blobs, qr=qr_except(FORM, *OPEN))
     truth = truth_values(FORM)
-    k3 = login(client, "keyer3")
-    task = claim(client, k3)
+    url, k3, task = _voucher_and_claim(client, pg_inline_env, "keyer3")
     r = _post(client, k3, task, truth[task["fields"][0]["name"]], follow=False)
     assert r.status_code == 200 and r.json()["next"] is None
     me = client.get("/api/auth/me", headers=k3).json()["id"]
