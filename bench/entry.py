@@ -29,7 +29,7 @@ from PIL import Image
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from bench.entry_keyers import SimKeyer, trap_value
+from bench.entry_keyers import SimKeyer, keyed_form, trap_value
 from bench.machine import CpuProbe
 from entry.defaults import seed_entry_defaults
 from entry.opening import open_entry
@@ -389,12 +389,7 @@ def _submit(client, task, values, truth, vid, stats, opts):  # noqa: ANN001, ANN
     Returns the status, whether this key ended the voucher's entry and the next task leased."""
     path = f"/api/entry/tasks/{task['id']}" + ("" if opts.two_requests else "?next=true")
     for _attempt in range(3):
-        if task["kind"] == "whole_voucher":
-            body = {"token": task["token"], "values": values}
-        else:
-            (only,) = values.values()
-            body = {"token": task["token"], **only}
-        r = client.post(path, json=body)
+        r = client.post(path, json=submit_body(task, values))
         if r.status_code != 422:
             answer = r.json() if r.status_code == 200 else {}
             closing = answer.get("voucher_state") is not None
@@ -405,15 +400,23 @@ def _submit(client, task, values, truth, vid, stats, opts):  # noqa: ANN001, ANN
         names = list((err["details"].get("fields") or {}).keys()) or [err["details"].get("field")]
         for name in names:
             canonical, ftype, _ = truth.fields[(vid, name)]
-            from bench.entry_keyers import keyed_form
-
-            v = keyed_form(canonical, ftype)
-            values[name] = (
-                {"value": v, "confirm_warning": True, "keystrokes": len(v) + 1}
-                if v
-                else {"flag": "blank"}
-            )
+            values[name] = confirmed_key(keyed_form(canonical, ftype))
     return r.status_code, False, None
+
+
+def confirmed_key(value: str) -> dict:
+    """A key typed right, its warning (if any) confirmed; an empty value keyed as blank."""
+    if not value:
+        return {"flag": "blank"}
+    return {"value": value, "confirm_warning": True, "keystrokes": len(value) + 1}
+
+
+def submit_body(task: dict, values: dict[str, dict]) -> dict:
+    """The submission of `values` (field name -> key) for a slice or a whole-voucher task."""
+    if task["kind"] == "whole_voucher":
+        return {"token": task["token"], "values": values}
+    (only,) = values.values()
+    return {"token": task["token"], **only}
 
 
 def arbiter_loop(client: httpx.Client, url: str, truth: Truth, done: threading.Event) -> None:

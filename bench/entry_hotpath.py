@@ -24,12 +24,14 @@ from bench.entry import (
     REDIS,
     Options,
     Truth,
+    confirmed_key,
     create_database,
     drop_database,
     lookup_task,
     make_vouchers,
     pg_backend_cpu,
     seed_users,
+    submit_body,
 )
 from bench.entry_keyers import keyed_form
 from bench.machine import reference_loop_ms
@@ -43,14 +45,8 @@ def _key(url: str, truth: Truth, task: dict) -> dict:
     values = {}
     for f in task["fields"]:
         canonical, ftype, _ = truth.fields[(vid, f["name"])]
-        v = keyed_form(canonical, ftype)
-        values[f["name"]] = (
-            {"value": v, "confirm_warning": True, "keystrokes": len(v)} if v else {"flag": "blank"}
-        )
-    if task["kind"] == "whole_voucher":
-        return {"token": task["token"], "values": values}
-    (only,) = values.values()
-    return {"token": task["token"], **only}
+        values[f["name"]] = confirmed_key(keyed_form(canonical, ftype))
+    return submit_body(task, values)
 
 
 def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -> None:

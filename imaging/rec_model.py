@@ -170,10 +170,7 @@ def quantize_pointwise_convs(model, min_channels: int = INT8_MIN_CHANNELS) -> in
             if len(conv.input) > 2 and conv.input[2] in inits
             else np.zeros(weight.shape[0], np.float32)
         )
-        wt = weight.T.astype(np.float64)  # (in, out): the MatMul's B
-        amax = np.abs(wt).max(axis=0)
-        scale = np.where(amax > 0, amax / 127.0, 1.0)
-        quant = np.clip(np.rint(wt / scale), -127, 127).astype(np.int8)
+        quant, scale = _int8_per_column(weight.T)  # (in, out): the MatMul's B
         name = conv.output[0]
         tensors = [
             numpy_helper.from_array(np.ascontiguousarray(quant), f"{name}__q8_w"),
@@ -213,6 +210,15 @@ def quantize_pointwise_convs(model, min_channels: int = INT8_MIN_CHANNELS) -> in
     if count:
         _tidy_after_msft_ops(model)
     return count
+
+
+def _int8_per_column(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A MatMul's B (in, out) as int8, symmetric per output column: the weights and the
+    column scales (float64; an all-zero column gets scale 1)."""
+    wt = weight.astype(np.float64)
+    amax = np.abs(wt).max(axis=0)
+    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    return np.clip(np.rint(wt / scale), -127, 127).astype(np.int8), scale
 
 
 def _tidy_after_msft_ops(model) -> None:  # noqa: ANN001
@@ -257,10 +263,8 @@ def quantize_head(model, min_classes: int = INT8_MIN_HEAD_CLASSES) -> int:
             inits[matmul.input[1]].dims[1],
         ):
             continue
-        weight = numpy_helper.to_array(inits[matmul.input[1]]).astype(np.float64)
-        amax = np.abs(weight).max(axis=0)
-        scale = np.where(amax > 0, amax / 127.0, 1.0)
-        quant = np.clip(np.rint(weight / scale), -127, 127).astype(np.int8)
+        weight = numpy_helper.to_array(inits[matmul.input[1]])
+        quant, scale = _int8_per_column(weight)
         name = add.output[0]
         graph.initializer.extend(
             [

@@ -4,6 +4,7 @@ The key is committed before the claim, the claim follows the same rules as `GET 
 leased, fenced), and a refused key claims nothing."""
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from storage.db import session_scope
 from storage.entry_models import EntryKey, EntryTask
@@ -78,3 +79,28 @@ def test_submit_without_next_answers_next_null(client, pg_inline_env) -> None:  
     assert r.status_code == 200 and r.json()["next"] is None
     me = client.get("/api/auth/me", headers=k3).json()["id"]
     assert _leases(url, me) == []
+
+
+def test_a_failed_claim_after_a_key_keeps_the_key_and_answers_no_task(
+    client, pg_inline_env, monkeypatch
+) -> None:  # noqa: ANN001
+    import api.routes.entry as routes
+
+    truth = truth_values(FORM)
+    url, k1, task = _voucher_and_claim(client, pg_inline_env, "keyer1")
+
+    def lost_connection(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+
+    real_claim = routes.claim_next
+    monkeypatch.setattr(routes, "claim_next", lost_connection)
+    r = _post(client, k1, task, truth[task["fields"][0]["name"]])
+    assert r.status_code == 200 and r.json()["next"] is None  # not an error to key again
+    with session_scope(url) as s:
+        kept = s.scalar(
+            select(func.count()).select_from(EntryKey).where(EntryKey.task_id == task["id"])
+        )
+    assert kept == 1
+    monkeypatch.setattr(routes, "claim_next", real_claim)
+    again = claim(client, k1)  # the workstation asks GET /next, which works again
+    assert again is not None and again["id"] != task["id"]

@@ -151,13 +151,14 @@ def test_optimized_model_matches_the_shipped_model(tmp_path, monkeypatch):
     assert len(rewritten.characters) == rewritten.run(x).shape[2]
 
 
-def test_optimized_model_falls_back_to_the_shipped_file_when_the_cache_is_unwritable(
-    tmp_path, monkeypatch
+@pytest.mark.parametrize("built", [optimized_model_path, int8_model_path])
+def test_model_falls_back_to_the_shipped_file_when_the_cache_is_unwritable(
+    built, tmp_path, monkeypatch
 ):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(blocker / "models"))
-    assert optimized_model_path() == source_model_path()
+    assert built() == source_model_path()
 
 
 def _pointwise_model(channels: int) -> onnx.ModelProto:
@@ -278,15 +279,6 @@ def test_int8_model_is_cached_deterministic_and_reads_like_fp32(tmp_path, monkey
     assert len(int8.characters) == out.shape[2]
     assert (out.argmax(axis=2) == fp32.argmax(axis=2)).mean() > 0.95
     assert np.abs(out - fp32).max() < 0.25
-
-
-def test_int8_model_falls_back_to_the_shipped_file_when_the_cache_is_unwritable(
-    tmp_path, monkeypatch
-):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    monkeypatch.setenv("VOUCHERFLOW_MODEL_CACHE", str(blocker / "models"))
-    assert int8_model_path() == source_model_path()
 
 
 def test_rec_input_scales_to_48_and_pads_with_zero_like_rapidocr():
