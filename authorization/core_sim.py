@@ -10,17 +10,21 @@ import threading
 import time
 import uuid
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from authorization.posting import CLEARING_ACCOUNT, CoreResult
 from storage.authorization_models import CoreAccount, CorePosting
-from storage.db import session_scope
+from storage.db import is_postgres, session_scope
+from storage.models import utcnow
 from storage.settings import Settings
 
 
@@ -42,7 +46,13 @@ def new_account_number() -> str:
 
 
 class Ledger:
-    """Booking rules of the simulated core."""
+    """Booking rules of the simulated core, as plain statements (no unit of work).
+
+    A transfer is one transaction: the posting row first (INSERT .. ON CONFLICT DO NOTHING on
+    its idempotency key: a replay finds the booked reference, a concurrent replay waits for the
+    first), accounts opened where allowed, both accounts locked in one statement in account
+    order, both balances moved in one UPDATE. A rejection rolls all of it back.
+    """
 
     def __init__(self, database_url: str, *, auto_open: bool, opening_balance: Decimal):
         self.url = database_url
@@ -51,83 +61,134 @@ class Ledger:
 
     def lookup(self, key: str) -> CoreResult:
         with session_scope(self.url) as session:
-            ref = session.scalar(
-                select(CorePosting.reference).where(CorePosting.idempotency_key == key)
-            )
+            ref = session.scalar(_REFERENCE, {"key": key})
         return CoreResult("posted", reference=ref) if ref else CoreResult("not_found")
 
     def book(self, request: dict) -> CoreResult:
-        for _ in range(3):  # a concurrent auto-open or a concurrent replay of the same key
+        for _ in range(3):  # a concurrent auto-open of the same account
             with session_scope(self.url) as session:
                 try:
                     result = self._book(session, request)
-                    session.commit()
-                    return result
                 except IntegrityError:
                     session.rollback()
+                    continue
+                if result.status == "posted":
+                    session.commit()
+                else:
+                    session.rollback()
+                return result
         return self.lookup(request["idempotency_key"])
 
-    def _account(self, session: Session, number: str) -> CoreAccount | None:
-        account = session.get(CoreAccount, number, with_for_update=True)
-        if account is None and (
-            number == CLEARING_ACCOUNT or (self.auto_open and luhn_valid(number))
-        ):
-            internal = number == CLEARING_ACCOUNT
-            account = CoreAccount(
-                account_no=number,
-                balance=Decimal(0) if internal else self.opening_balance,
-                allow_overdraft=internal,
-            )
-            session.add(account)
-            session.flush()
-        return account
+    def _openable(self, number: str) -> bool:
+        return number == CLEARING_ACCOUNT or (self.auto_open and luhn_valid(number))
 
     def _book(self, session: Session, request: dict) -> CoreResult:
+        """The booking in the caller's transaction; the caller commits only a `posted`."""
         key = request["idempotency_key"]
-        existing = session.scalar(
-            select(CorePosting.reference).where(CorePosting.idempotency_key == key)
-        )
-        if existing:
-            return CoreResult("posted", reference=existing)
         if request.get("kind") == "open_account":
             number = new_account_number()
-            session.add(CoreAccount(account_no=number, balance=Decimal(0)))
-            session.add(CorePosting(idempotency_key=key, reference=number, kind="open_account"))
-            session.flush()
+            if not _claim_key(session, key, number, "open_account"):
+                return CoreResult("posted", reference=session.scalar(_REFERENCE, {"key": key}))
+            session.execute(_insert(session, _ACCOUNT), [_new_account(number, Decimal(0))])
             return CoreResult("posted", reference=number)
         try:
             amount = Decimal(str(request["amount"]))
         except (KeyError, InvalidOperation):
             return CoreResult("rejected", reason="invalid_amount")
         debit_no, credit_no = request.get("debit_account"), request.get("credit_account")
-        if amount <= 0 or not debit_no or not credit_no or debit_no == credit_no:
+        if not amount.is_finite() or amount <= 0 or not debit_no or not credit_no:
             return CoreResult("rejected", reason="invalid_request")
-        accounts = {}
-        for number in sorted({debit_no, credit_no}):  # one lock order: no deadlocks
-            account = self._account(session, number)
+        if debit_no == credit_no:
+            return CoreResult("rejected", reason="invalid_request")
+        reference = "CORE" + uuid.uuid4().hex[:20].upper()
+        row = {"debit_account": debit_no, "credit_account": credit_no, "amount": amount}
+        if not _claim_key(session, key, reference, "transfer", row):
+            return CoreResult("posted", reference=session.scalar(_REFERENCE, {"key": key}))
+        numbers = sorted({debit_no, credit_no})  # one lock order: no deadlocks
+        openable = [n for n in numbers if self._openable(n)]
+        if openable:
+            new = [
+                _new_account(n, Decimal(0) if n == CLEARING_ACCOUNT else self.opening_balance)
+                for n in openable
+            ]
+            session.execute(_insert(session, _ACCOUNT).on_conflict_do_nothing(), new)
+        accounts = {a.account_no: a for a in session.execute(_LOCK_ACCOUNTS, {"nos": numbers})}
+        for number in numbers:
+            account = accounts.get(number)
             if account is None:
                 return CoreResult("rejected", reason="unknown_account")
             if account.status != "open":
                 return CoreResult("rejected", reason="account_closed")
-            accounts[number] = account
-        debit, credit = accounts[debit_no], accounts[credit_no]
+        debit = accounts[debit_no]
         if debit.balance < amount and not debit.allow_overdraft:
             return CoreResult("rejected", reason="insufficient_funds")
-        debit.balance -= amount
-        credit.balance += amount
-        reference = "CORE" + uuid.uuid4().hex[:20].upper()
-        session.add(
-            CorePosting(
-                idempotency_key=key,
-                reference=reference,
-                kind="transfer",
-                debit_account=debit_no,
-                credit_account=credit_no,
-                amount=amount,
-            )
-        )
-        session.flush()
+        session.execute(_MOVE, {"debit": debit_no, "credit": credit_no, "amount": amount})
         return CoreResult("posted", reference=reference)
+
+
+_POSTING = CorePosting.__table__
+_ACCOUNT = CoreAccount.__table__
+_REFERENCE = select(_POSTING.c.reference).where(_POSTING.c.idempotency_key == bindparam("key"))
+_LOCK_ACCOUNTS = (
+    select(_ACCOUNT.c.account_no, _ACCOUNT.c.status, _ACCOUNT.c.balance, _ACCOUNT.c.allow_overdraft)
+    .where(_ACCOUNT.c.account_no.in_(bindparam("nos", expanding=True)))
+    .order_by(_ACCOUNT.c.account_no)
+    .with_for_update()
+)
+_AMOUNT = bindparam("amount", type_=_ACCOUNT.c.balance.type)
+_MOVE = (
+    update(_ACCOUNT)
+    .where(_ACCOUNT.c.account_no.in_([bindparam("debit"), bindparam("credit")]))
+    .values(
+        balance=_ACCOUNT.c.balance
+        + case(
+            (_ACCOUNT.c.account_no == bindparam("debit"), -_AMOUNT),
+            else_=_AMOUNT,
+        )
+    )
+)
+
+
+def _insert(session: Session, table: Table):  # noqa: ANN202
+    return (pg_insert if is_postgres(session) else sqlite_insert)(table)
+
+
+@cache
+def _claim_statement(postgres: bool):  # noqa: ANN202
+    """INSERT the posting row unless its idempotency key is booked, returning its id. Built
+    once per dialect: the compiled-statement cache then serves every booking."""
+    return (
+        (pg_insert if postgres else sqlite_insert)(_POSTING)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_POSTING.c.id)
+    )
+
+
+def _new_account(number: str, balance: Decimal) -> dict:
+    return {
+        "account_no": number,
+        "status": "open",
+        "balance": balance,
+        "allow_overdraft": number == CLEARING_ACCOUNT,
+        "created_at": utcnow(),
+    }
+
+
+def _claim_key(
+    session: Session, key: str, reference: str, kind: str, row: dict | None = None
+) -> bool:
+    """Record the posting under its idempotency key; False when the key was booked already."""
+    params = {
+        "idempotency_key": key,
+        "reference": reference,
+        "kind": kind,
+        "debit_account": None,
+        "credit_account": None,
+        "amount": None,
+        "at": utcnow(),
+        **(row or {}),
+    }
+    return session.execute(_claim_statement(is_postgres(session)), params).first() is not None
 
 
 def ledger_from_settings(settings: Settings) -> Ledger:

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from storage.after_commit import JobHandoff
 from storage.authorization_models import PostingOutbox
@@ -240,6 +240,21 @@ _MARK_UNKNOWN = (
     .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status == "sending")
     .values(status="unknown", last_error=bindparam("code"))
 )
+# What recording reads of the voucher: its status and audit chain head (5 of its 30 columns).
+_LOCK_VOUCHER = (
+    select(Voucher)
+    .options(
+        load_only(
+            Voucher.id,
+            Voucher.status,
+            Voucher.status_reason,
+            Voucher.event_head,
+            Voucher.updated_at,
+        )
+    )
+    .where(Voucher.id == bindparam("vid"))
+    .with_for_update()
+)
 _RECORD = {
     "posted": update(_OUTBOX)
     .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status.not_in(_DONE))
@@ -297,7 +312,7 @@ def record_result(url: str, voucher_id: uuid.UUID, result: CoreResult) -> str:
     """Record the core's answer once: the outbox row and the voucher's move (posted, or posting
     failed with the reason), voucher row first, in one transaction."""
     with session_scope(url) as session:
-        voucher = session.get(Voucher, voucher_id, with_for_update=True)
+        voucher = session.scalar(_LOCK_VOUCHER, {"vid": voucher_id})
         if voucher is None:
             return "already_done"
         posted = result.status == "posted"

@@ -579,7 +579,7 @@ def bench_posting(url: str, args: argparse.Namespace) -> None:
             time.sleep(0.2)
         workers_before = sum(tree_cpu_s(w.pid) for w in workers)
         core_before = tree_cpu_s(core.pid)
-        with BackendCpu(url.rsplit("/", 1)[1]) as pg:
+        with BackendCpu(url.rsplit("/", 1)[1]) as pg, CpuProbe() as probe:
             for vid in ids:
                 enqueue_posting(vid, settings=settings)
             with session_scope(url) as s:
@@ -628,7 +628,7 @@ def bench_posting(url: str, args: argparse.Namespace) -> None:
     print(
         f"  CPU per posting: workers {1000 * workers_cpu / n:.1f} ms (RQ and the job) + core "
         f"simulator {1000 * core_cpu / n:.1f} ms + PostgreSQL backends "
-        f"{1000 * pg.cpu_s / n:.1f} ms"
+        f"{1000 * pg.cpu_s / n:.1f} ms; reference loop {probe.median_ms()} ms"
     )
 
 

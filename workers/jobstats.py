@@ -1,6 +1,8 @@
 """Job durations as Prometheus-style histogram counters, shared across worker processes.
 
 Kept in Redis (hash per job name) when Redis is configured, else in this process's memory.
+Each job adds to one bucket (the smallest that holds its duration), its count and its sum:
+three increments, not one per bucket; read_job_stats gives the cumulative `le_` counts.
 """
 
 import threading
@@ -21,16 +23,16 @@ def _key(name: str) -> str:
 def record_job_duration(name: str, seconds: float, *, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     fields = {"count": 1.0, "sum": seconds}
-    for b in BUCKETS:
-        if seconds <= b:
-            fields[f"le_{b}"] = 1.0
+    bucket = next((b for b in BUCKETS if seconds <= b), None)
+    if bucket is not None:
+        fields[f"in_{bucket}"] = 1.0
     if settings.embedded_jobs:
         with _lock:
             for f, v in fields.items():
                 _local[name][f] += v
         return
     redis = get_redis(settings.redis_url)
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=False)  # counters: no MULTI/EXEC needed
     for f, v in fields.items():
         pipe.hincrbyfloat(_key(name), f, v)
     pipe.sadd("voucherflow:jobstats", name)
@@ -41,10 +43,21 @@ def read_job_stats(settings: Settings | None = None) -> dict[str, dict[str, floa
     settings = settings or get_settings()
     if settings.embedded_jobs:
         with _lock:
-            return {k: dict(v) for k, v in _local.items()}
-    redis = get_redis(settings.redis_url)
-    out = {}
-    for raw in redis.smembers("voucherflow:jobstats"):
-        name = raw.decode()
-        out[name] = {k.decode(): float(v) for k, v in redis.hgetall(_key(name)).items()}
+            raw = {k: dict(v) for k, v in _local.items()}
+    else:
+        redis = get_redis(settings.redis_url)
+        raw = {}
+        for name in redis.smembers("voucherflow:jobstats"):
+            stored = redis.hgetall(_key(name.decode()))
+            raw[name.decode()] = {k.decode(): float(v) for k, v in stored.items()}
+    return {name: _cumulative(stats) for name, stats in raw.items()}
+
+
+def _cumulative(stats: dict[str, float]) -> dict[str, float]:
+    """count, sum and `le_<bucket>`: the jobs that took at most that long."""
+    out = {"count": stats.get("count", 0.0), "sum": stats.get("sum", 0.0)}
+    running = 0.0
+    for b in BUCKETS:
+        running += stats.get(f"in_{b}", 0.0)
+        out[f"le_{b}"] = running
     return out
