@@ -24,6 +24,7 @@ Creates and drops its own database. Prints figures; asserts nothing.
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import os
 import random
@@ -224,6 +225,15 @@ async def authorizer_loop(
         out["both"].append((t1 - t0 + t3 - t2) * 1000)
 
 
+async def loop_lag(lag: list[float], every_s: float = 0.01) -> None:
+    """How late the load generator's own event loop wakes a 10 ms sleep (ms): a stall here
+    delays every response in flight and would count as server latency."""
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(every_s)
+        lag.append((time.perf_counter() - t0 - every_s) * 1000)
+
+
 async def run_authorizers(base: str, tokens: list[str], think_s: float, seed: int) -> dict:
     out: dict = {"claim": [], "decide": [], "both": [], "retries": [], "conflicts": []}
     rngs = [random.Random(seed * 1000 + i) for i in range(len(tokens))]
@@ -231,6 +241,18 @@ async def run_authorizers(base: str, tokens: list[str], think_s: float, seed: in
     # shared pool of 50 connections costs httpcore ~10 ms of CPU per pair in this process
     # (it re-checks every pooled connection on each request), which inflated the latencies.
     clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in tokens]
+    lag: list[float] = []
+    watch = asyncio.create_task(loop_lag(lag))
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def on_gc(phase: str, _info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.perf_counter() - gc_started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     try:
         started = time.perf_counter()
         await asyncio.gather(
@@ -241,6 +263,9 @@ async def run_authorizers(base: str, tokens: list[str], think_s: float, seed: in
         )
         out["elapsed_s"] = time.perf_counter() - started
     finally:
+        watch.cancel()
+        gc.callbacks.remove(on_gc)
+        out["loop_lag"], out["gc_pauses"] = lag, gc_pauses
         await asyncio.gather(*(c.aclose() for c in clients))
     return out
 
@@ -432,6 +457,11 @@ def run_phase(
     time.sleep(1.2)  # pg_stat_database settles
     xact0 = xact_counts(url)
     cpu0, own0, busy0 = tree_cpu_s(api.pid), proc_cpu_s(os.getpid()), machine_busy_s()
+    # What the load generator built so far (the vouchers' ORM objects, SQLAlchemy's modules)
+    # lives to the end: out of the collector's reach, as in the API server (api.server). A
+    # full collection over it stalled this event loop, and every response in flight, 150 ms.
+    gc.collect()
+    gc.freeze()
     with BackendCpu(database) as pg, CpuProbe() as probe:
         out = asyncio.run(run_authorizers(base, tokens, think_ms / 1000, seed))
     cpu = tree_cpu_s(api.pid) - cpu0
@@ -450,6 +480,13 @@ def run_phase(
             f"  {key:<7} p50 {statistics.median(v):7.1f} ms   p95 {pct(v, 0.95):7.1f} ms   "
             f"p99 {pct(v, 0.99):7.1f} ms   max {max(v):7.1f} ms"
         )
+    lag = out["loop_lag"] or [0.0]
+    print(
+        f"  load generator's event loop: late by p99 {pct(lag, 0.99):.1f} ms, max "
+        f"{max(lag):.1f} ms ({sum(x > 20 for x in lag)} wake-ups more than 20 ms late); its "
+        f"garbage collections: {len(out['gc_pauses'])}, longest "
+        f"{max(out['gc_pauses'], default=0):.1f} ms"
+    )
     commits = (xact1[0] - xact0[0]) / n
     rollbacks = (xact1[1] - xact0[1]) / n
     el = out["elapsed_s"]
