@@ -13,6 +13,7 @@ from sqlalchemy.orm import load_only
 from api.deps import SessionDep, caller_with_role, require_roles
 from api.schemas import EventOut
 from authorization.claims import (
+    CLAIM_VOUCHER_COLUMNS,
     REJECT_REASONS,
     RETURN_REASONS,
     claim_next,
@@ -69,17 +70,7 @@ def _view_statements() -> tuple[Select, Select]:
 
 
 # What the view shows of the voucher row (of its 30 columns).
-_VIEW_COLUMNS = load_only(
-    Voucher.id,
-    Voucher.status,
-    Voucher.form,
-    Voucher.serial,
-    Voucher.branch_id,
-    Voucher.image_version,
-    Voucher.registered_key,
-    Voucher.qr_status,
-    Voucher.flags,
-)
+_VIEW_COLUMNS = load_only(*CLAIM_VOUCHER_COLUMNS)  # after a claim: in the session already
 
 
 def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  # noqa: ANN001
