@@ -24,7 +24,6 @@ Creates and drops its own database. Prints figures; asserts nothing.
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import os
 import random
@@ -44,7 +43,7 @@ from sqlalchemy.pool import NullPool
 from authorization.core_sim import luhn_valid
 from authorization.handoff import route_after_entry
 from bench.calls import CallCounter
-from bench.machine import CpuProbe
+from bench.machine import CpuProbe, GcPauses, freeze_long_lived
 from storage.audit import append_event
 from storage.authorization_models import AuthorizationRule, CorePosting, PostingOutbox
 from storage.db import get_engine, session_scope
@@ -243,29 +242,19 @@ async def run_authorizers(base: str, tokens: list[str], think_s: float, seed: in
     clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in tokens]
     lag: list[float] = []
     watch = asyncio.create_task(loop_lag(lag))
-    gc_pauses: list[float] = []
-    gc_started = [0.0]
-
-    def on_gc(phase: str, _info: dict) -> None:
-        if phase == "start":
-            gc_started[0] = time.perf_counter()
-        else:
-            gc_pauses.append((time.perf_counter() - gc_started[0]) * 1000)
-
-    gc.callbacks.append(on_gc)
     try:
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                authorizer_loop(client, tok, think_s, out, rng)
-                for client, tok, rng in zip(clients, tokens, rngs, strict=True)
+        with GcPauses() as out["gc_pauses"]:
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    authorizer_loop(client, tok, think_s, out, rng)
+                    for client, tok, rng in zip(clients, tokens, rngs, strict=True)
+                )
             )
-        )
-        out["elapsed_s"] = time.perf_counter() - started
+            out["elapsed_s"] = time.perf_counter() - started
     finally:
         watch.cancel()
-        gc.callbacks.remove(on_gc)
-        out["loop_lag"], out["gc_pauses"] = lag, gc_pauses
+        out["loop_lag"] = lag
         await asyncio.gather(*(c.aclose() for c in clients))
     return out
 
@@ -466,11 +455,7 @@ def run_phase(
     time.sleep(1.2)  # pg_stat_database settles
     xact0 = xact_counts(url)
     cpu0, own0, busy0 = tree_cpu_s(api.pid), proc_cpu_s(os.getpid()), machine_busy_s()
-    # What the load generator built so far (the vouchers' ORM objects, SQLAlchemy's modules)
-    # lives to the end: out of the collector's reach, as in the API server (api.server). A
-    # full collection over it stalled this event loop, and every response in flight, 150 ms.
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     with BackendCpu(database) as pg, CpuProbe() as probe:
         out = asyncio.run(run_authorizers(base, tokens, think_ms / 1000, seed))
     cpu = tree_cpu_s(api.pid) - cpu0
@@ -493,8 +478,8 @@ def run_phase(
     print(
         f"  load generator's event loop: late by p99 {pct(lag, 0.99):.1f} ms, max "
         f"{max(lag):.1f} ms ({sum(x > 20 for x in lag)} wake-ups more than 20 ms late); its "
-        f"garbage collections: {len(out['gc_pauses'])}, longest "
-        f"{max(out['gc_pauses'], default=0):.1f} ms"
+        f"garbage collections: {len(out['gc_pauses'].pauses)}, longest "
+        f"{out['gc_pauses'].longest_ms()} ms"
     )
     commits = (xact1[0] - xact0[0]) / n
     rollbacks = (xact1[1] - xact0[1]) / n

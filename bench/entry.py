@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bench.entry_keyers import SimKeyer, keyed_form, trap_value
-from bench.machine import CpuProbe
+from bench.machine import CpuProbe, GcPauses, freeze_long_lived
 from entry.defaults import seed_entry_defaults
 from entry.opening import open_entry
 from entry.routing import OCR_TRUSTED_TYPES
@@ -100,6 +100,7 @@ class Stats:
     pg_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
     reference_loop_ms: float = 0.0  # bench.machine: this machine's speed during the run
+    client_gc_longest_ms: float = 0.0  # the load generator's longest collection (all keyers wait)
     first_at: float | None = None
     last_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -515,6 +516,7 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
             round(1000 * stats.client_cpu_s / stats.submissions, 1) if stats.submissions else None
         ),
         "reference_loop_ms (machine speed)": stats.reference_loop_ms,
+        "load_generator_longest_gc_ms": stats.client_gc_longest_ms,
         "tasks_handed_out_twice_client": dup,
         "claims_with_same_token_server": claimed_twice,
         "wall_s": round(wall, 1),
@@ -578,10 +580,11 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         cpu_at_start = server_cpu_seconds(server.pid)
         completer_at_start = server_cpu_seconds(completer.pid)
         pg_at_start = pg_backend_cpu(name)
+        freeze_long_lived()  # the ground truth and the keyers' clients live to the end
         start = time.perf_counter()
-        for th in threads:
-            th.start()
-        with CpuProbe() as probe, Progress(console=out) as progress:
+        with CpuProbe() as probe, GcPauses() as gc_pauses, Progress(console=out) as progress:
+            for th in threads:
+                th.start()
             t = progress.add_task("vouchers through entry", total=opts.vouchers)
             while time.perf_counter() - start < opts.timeout_s:
                 left = open_entries(url)
@@ -595,6 +598,7 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
                 time.sleep(0.5)
         done.set()
         wall = time.perf_counter() - start
+        stats.client_gc_longest_ms = gc_pauses.longest_ms()
         stats.reference_loop_ms = probe.median_ms()
         stats.server_cpu_s = server_cpu_seconds(server.pid) - cpu_at_start
         stats.completion_cpu_s = server_cpu_seconds(completer.pid) - completer_at_start

@@ -8,6 +8,7 @@ own, not a thread: a thread would take the load generator's GIL and its CPU woul
 as the load generator's.
 """
 
+import gc
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,38 @@ class CpuProbe:
 
     def median_ms(self) -> float | None:
         return round(statistics.median(self.samples), 1) if self.samples else None
+
+
+def freeze_long_lived() -> None:
+    """Move what a load generator built before its run (test data, ORM objects, modules) out
+    of the collector's reach, as the API server does (api.server). A full collection over it
+    held the GIL for 150 ms and delayed every response in flight: client time, not server."""
+    gc.collect()
+    gc.freeze()
+
+
+class GcPauses:
+    """The load generator's own garbage-collection pauses (ms) while it measures latency."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def _on_gc(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> "GcPauses":
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def longest_ms(self) -> float:
+        return round(max(self.pauses, default=0.0), 1)
 
 
 def main() -> None:
