@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.attributes import set_committed_value
 
 from authorization.maker_checker import (
     MakerCheckerError,
@@ -336,16 +337,17 @@ def decide(
         session.rollback()
         code = database_refusal_code(str(exc.orig))
         raise MakerCheckerError("数据库拒绝了该授权", code=code) from exc
-    if decision == "approve":
-        task.approvals += 1
     closes = not (decision == "approve" and not final_approval)
+    changes: dict = {"approvals": task.approvals + (decision == "approve")}
     if closes:
-        task.status, task.outcome, task.closed_at = "done", decision, utcnow()
+        changes.update(status="done", outcome=decision, closed_at=utcnow())
     else:  # a first of two approvals: back to the queue for the second authorizer
-        task.status, task.claimed_by_id = "open", None
-    task.lease_expires_at = None
-    # The task's changes go out in one UPDATE (the autoflush before the first event); the
-    # events are written at once (one statement each on PostgreSQL), not by a flush.
+        changes.update(status="open", claimed_by_id=None)
+    # The task's changes in one prebuilt UPDATE and the events at once (one statement each on
+    # PostgreSQL): no unit-of-work flush. The task object is kept in step, not marked changed.
+    session.connection().execute(_decided_task(closes), {"tid": task.id, **changes})
+    for name, value in {**changes, "lease_expires_at": None}.items():
+        set_committed_value(task, name, value)
     append_event_now(
         session,
         voucher,
@@ -380,6 +382,24 @@ def decide(
         create_outbox(session, voucher, values=values)
     session.commit()
     return task, voucher
+
+
+@cache
+def _decided_task(closes: bool) -> Update:
+    """The task after a decision: closed (done, with its outcome), or back in the queue after
+    a first of two approvals. Parameters: tid, approvals, and status, outcome, closed_at or
+    status, claimed_by_id."""
+    table = AuthorizationTask.__table__
+    names = ("status", "outcome", "closed_at") if closes else ("status", "claimed_by_id")
+    return (
+        update(table)
+        .where(table.c.id == bindparam("tid"))
+        .values(
+            approvals=bindparam("approvals"),
+            lease_expires_at=None,
+            **{name: bindparam(name) for name in names},
+        )
+    )
 
 
 @cache
