@@ -131,6 +131,11 @@ def build_posting_request(voucher: Voucher, values: dict[str, str | None]) -> di
     amount = values.get("amount")
     if not (debit and credit and amount):
         return None
+    return transfer_request(key, debit, credit, amount)
+
+
+def transfer_request(key: str, debit: str, credit: str, amount: str) -> dict:
+    """A transfer as the core is asked to book it (JSON over HTTP, or the simulator in-process)."""
     return {
         "idempotency_key": key,
         "kind": "transfer",

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from authorization.core_sim import Ledger, luhn_valid
 from authorization.posting import CLEARING_ACCOUNT
+from authorization.posting import transfer_request as transfer
 from storage.authorization_models import CoreAccount, CorePosting
 from storage.db import session_scope
 from storage.migrate import upgrade_head
@@ -41,16 +42,6 @@ def postings(url: str, key: str) -> int:
         return s.scalar(
             select(func.count()).select_from(CorePosting).where(CorePosting.idempotency_key == key)
         )
-
-
-def transfer(key: str, debit: str, credit: str, amount: str) -> dict:
-    return {
-        "idempotency_key": key,
-        "kind": "transfer",
-        "debit_account": debit,
-        "credit_account": credit,
-        "amount": amount,
-    }
 
 
 def test_transfer_books_once_and_a_replay_returns_the_same_reference(ledger_url: str) -> None:
