@@ -3,15 +3,35 @@
 The domain packages (entry, authorization, verification) may not import `workers`; each owns a
 `JobHandoff`, and `workers.queues` registers the function that enqueues the job. A rollback drops
 what was scheduled; a failed enqueue is logged and left to the reconciler, the commit stands.
+
+A request may also collect its hand-offs and run them once its answer is sent
+(`defer_until_response`): the hot endpoints then answer without waiting on Redis. One lost
+between the answer and the enqueue (the process dies) is the reconciler's, like a failed one.
 """
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+
+_AFTER_RESPONSE = "vf_after_response"
+
+
+def defer_until_response(session: Session) -> list[Callable[[], None]]:
+    """From now on, hand-offs that this session's commits fire are collected in the returned
+    list instead of run; the caller runs them (`run_deferred`) after sending its answer."""
+    deferred: list[Callable[[], None]] = []
+    session.info[_AFTER_RESPONSE] = deferred
+    return deferred
+
+
+def run_deferred(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
 
 
 class JobHandoff:
@@ -39,11 +59,18 @@ class JobHandoff:
         pending.clear()
         if self.enqueuer is None:
             return  # the reconciler finds what waits for this job
+        deferred = session.info.get(_AFTER_RESPONSE)
         for vid in ids:
-            try:
-                self.enqueuer(vid)
-            except Exception:  # the commit stands; the reconciler enqueues it again
-                log.exception("could not enqueue job", extra={"job": self.name, "voucher_id": vid})
+            if deferred is not None:
+                deferred.append(partial(self._enqueue, vid))
+            else:
+                self._enqueue(vid)
+
+    def _enqueue(self, vid: str) -> None:
+        try:
+            self.enqueuer(vid)
+        except Exception:  # the commit stands; the reconciler enqueues it again
+            log.exception("could not enqueue job", extra={"job": self.name, "voucher_id": vid})
 
     def _forget(self, session: Session) -> None:
         (session.info.get(self._key) or set()).clear()

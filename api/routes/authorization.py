@@ -5,7 +5,7 @@ import uuid
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import Select, Uuid, bindparam, func, select
 from sqlalchemy.orm import load_only
@@ -21,6 +21,7 @@ from authorization.claims import (
     release,
 )
 from authorization.posting import create_outbox
+from storage.after_commit import defer_until_response, run_deferred
 from storage.authorization_models import AuthorizationTask, PostingOutbox
 from storage.errors import NotFoundError, PermissionDeniedError
 from storage.imaging_models import VoucherField
@@ -153,8 +154,17 @@ def get_task(task_id: int, user: Overseer, session: SessionDep) -> dict:
 
 
 @router.post("/tasks/{task_id}/decision")
-def post_decision(task_id: int, body: DecisionIn, request: Request, session: SessionDep) -> dict:
+def post_decision(
+    task_id: int,
+    body: DecisionIn,
+    request: Request,
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> dict:
+    """Decide a claimed task. An approval's posting job is enqueued after the answer is sent
+    (storage.after_commit.defer_until_response): the authorizer does not wait on Redis."""
     user = caller_with_role(request, session, "authorizer")
+    background.add_task(run_deferred, defer_until_response(session))
     task, voucher = decide(
         session,
         user,

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +21,7 @@ from entry.errors import NotLeaseHolderError, TaskNotFoundError
 from entry.fieldtypes import FieldSpec, validate_keyed
 from entry.forms import form_definition, spec_of
 from entry.submission import KeyInput, submit_task
+from storage.after_commit import defer_until_response, run_deferred
 from storage.audit import append_event
 from storage.entry_models import EntryTask
 from storage.errors import InvalidInputError, NotFoundError
@@ -139,9 +140,12 @@ def submit(
     body: SubmitIn,
     request: Request,
     session: SessionDep,
+    background: BackgroundTasks,
     claim_following: bool = Query(False, alias="next"),
 ) -> SubmitOut:
     user = caller_with_role(request, session, "keyer")
+    # The completion job of a voucher's last key is enqueued after the answer is sent.
+    background.add_task(run_deferred, defer_until_response(session))
     keys = None
     if body.values is not None:
         keys = {name: KeyInput(**k.model_dump()) for name, k in body.values.items()}
