@@ -164,7 +164,7 @@ def post_decision(
     """Decide a claimed task. An approval's posting job is enqueued after the answer is sent
     (storage.after_commit.defer_until_response): the authorizer does not wait on Redis."""
     user = caller_with_role(request, session, "authorizer")
-    background.add_task(run_deferred, defer_until_response(session))
+    deferred = defer_until_response(session)
     task, voucher = decide(
         session,
         user,
@@ -174,6 +174,8 @@ def post_decision(
         comment=body.comment,
         token=body.token,
     )
+    if deferred:  # a background task costs a thread-pool hop: only when there is a job
+        background.add_task(run_deferred, deferred)
     return {
         "task_id": task.id,
         "task_status": task.status,

@@ -145,7 +145,7 @@ def submit(
 ) -> SubmitOut:
     user = caller_with_role(request, session, "keyer")
     # The completion job of a voucher's last key is enqueued after the answer is sent.
-    background.add_task(run_deferred, defer_until_response(session))
+    deferred = defer_until_response(session)
     keys = None
     if body.values is not None:
         keys = {name: KeyInput(**k.model_dump()) for name, k in body.values.items()}
@@ -157,6 +157,8 @@ def submit(
     )
     if claim_following:
         out.next = _claim_following(session, user)
+    if deferred:  # a background task costs a thread-pool hop: only when there is a job
+        background.add_task(run_deferred, deferred)
     return out
 
 
