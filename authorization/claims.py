@@ -36,7 +36,7 @@ from authorization.maker_checker import (
     sql_literal,
 )
 from authorization.posting import create_outbox, serial_taken_by_other
-from storage.audit import append_event, append_event_now
+from storage.audit import CHAIN_COLUMNS, append_event, append_event_now
 from storage.authorization_models import AuthorizationDecision, AuthorizationTask, PostingOutbox
 from storage.db import is_postgres
 from storage.errors import ConflictError, InvalidInputError, NotFoundError
@@ -126,14 +126,10 @@ def claim_next(
     return task
 
 
-# What a claim reads of the voucher it locks: the audit chain head for its event, and what the
+# What a claim reads of the voucher it locks: the audit chain for its event, and what the
 # authorizer's view shows (the API reads those from the session: no second query). 12 of 30.
 CLAIM_VOUCHER_COLUMNS = (
-    Voucher.id,
-    Voucher.status,
-    Voucher.status_reason,
-    Voucher.event_head,
-    Voucher.updated_at,
+    *CHAIN_COLUMNS,
     Voucher.form,
     Voucher.serial,
     Voucher.branch_id,

@@ -84,7 +84,9 @@ class Ledger:
 
     def _book(self, session: Session, request: dict) -> CoreResult:
         """The booking in the caller's transaction; the caller commits only a `posted`."""
-        key = request["idempotency_key"]
+        key = request.get("idempotency_key")
+        if not _text(key, KEY_MAX):
+            return CoreResult("rejected", reason="invalid_request")
         if request.get("kind") == "open_account":
             number = new_account_number()
             if not _claim_key(session, key, number, "open_account"):
@@ -96,7 +98,9 @@ class Ledger:
         except (KeyError, InvalidOperation):
             return CoreResult("rejected", reason="invalid_amount")
         debit_no, credit_no = request.get("debit_account"), request.get("credit_account")
-        if not amount.is_finite() or amount <= 0 or not debit_no or not credit_no:
+        if not amount.is_finite() or amount <= 0 or amount >= AMOUNT_LIMIT:
+            return CoreResult("rejected", reason="invalid_request")
+        if not (_text(debit_no, ACCOUNT_MAX) and _text(credit_no, ACCOUNT_MAX)):
             return CoreResult("rejected", reason="invalid_request")
         if debit_no == credit_no:
             return CoreResult("rejected", reason="invalid_request")
@@ -111,7 +115,7 @@ class Ledger:
                 _new_account(n, Decimal(0) if n == CLEARING_ACCOUNT else self.opening_balance)
                 for n in openable
             ]
-            session.execute(_insert(session, _ACCOUNT).on_conflict_do_nothing(), new)
+            session.execute(_open_if_missing(is_postgres(session)), new)
         accounts = {a.account_no: a for a in session.execute(_LOCK_ACCOUNTS, {"nos": numbers})}
         for number in numbers:
             account = accounts.get(number)
@@ -128,6 +132,9 @@ class Ledger:
 
 _POSTING = CorePosting.__table__
 _ACCOUNT = CoreAccount.__table__
+KEY_MAX = _POSTING.c.idempotency_key.type.length
+ACCOUNT_MAX = _ACCOUNT.c.account_no.type.length
+AMOUNT_LIMIT = Decimal(10) ** 16  # Numeric(18, 2)
 _REFERENCE = select(_POSTING.c.reference).where(_POSTING.c.idempotency_key == bindparam("key"))
 _LOCK_ACCOUNTS = (
     select(_ACCOUNT.c.account_no, _ACCOUNT.c.status, _ACCOUNT.c.balance, _ACCOUNT.c.allow_overdraft)
@@ -162,6 +169,17 @@ def _claim_statement(postgres: bool):  # noqa: ANN202
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(_POSTING.c.id)
     )
+
+
+@cache
+def _open_if_missing(postgres: bool):  # noqa: ANN202
+    """INSERT accounts unless they exist (a concurrent opening of one waits, then skips)."""
+    return (pg_insert if postgres else sqlite_insert)(_ACCOUNT).on_conflict_do_nothing()
+
+
+def _text(value: object, max_length: int) -> bool:
+    """A non-empty string that fits its column (anything else is refused, not a 500)."""
+    return isinstance(value, str) and 0 < len(value) <= max_length
 
 
 def _new_account(number: str, balance: Decimal) -> dict:

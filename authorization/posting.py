@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, load_only
 
 from storage.after_commit import JobHandoff
+from storage.audit import CHAIN_COLUMNS
 from storage.authorization_models import PostingOutbox
 from storage.db import is_postgres, session_scope
 from storage.imaging_models import VoucherField
@@ -245,18 +246,10 @@ _MARK_UNKNOWN = (
     .where(_OUTBOX.c.voucher_id == bindparam("vid"), _OUTBOX.c.status == "sending")
     .values(status="unknown", last_error=bindparam("code"))
 )
-# What recording reads of the voucher: its status and audit chain head (5 of its 30 columns).
+# Recording moves the voucher: it reads the audit chain's columns only (5 of 30).
 _LOCK_VOUCHER = (
     select(Voucher)
-    .options(
-        load_only(
-            Voucher.id,
-            Voucher.status,
-            Voucher.status_reason,
-            Voucher.event_head,
-            Voucher.updated_at,
-        )
-    )
+    .options(load_only(*CHAIN_COLUMNS))
     .where(Voucher.id == bindparam("vid"))
     .with_for_update()
 )

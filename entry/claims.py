@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased, load_only
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
-from storage.audit import append_event_now
+from storage.audit import CHAIN_COLUMNS, append_event_now
 from storage.db import is_postgres
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField, VoucherType
@@ -27,16 +27,7 @@ from storage.models import User, Voucher, utcnow
 LEASE_SECONDS = {"key": 120, "third_key": 120, "whole_voucher": 600, "arbitrate": 600}
 # What claiming and keying read of the voucher row (of its 30 columns); anything else is loaded
 # on first use. Fewer columns: less for the driver to describe and the ORM to load, twice a key.
-_VOUCHER_HOT = load_only(
-    Voucher.id,
-    Voucher.status,
-    Voucher.status_reason,
-    Voucher.form,
-    Voucher.uploaded_by_id,
-    Voucher.branch_id,
-    Voucher.event_head,
-    Voucher.updated_at,
-)
+_VOUCHER_HOT = load_only(*CHAIN_COLUMNS, Voucher.form, Voucher.uploaded_by_id, Voucher.branch_id)
 
 
 @dataclass

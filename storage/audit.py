@@ -18,6 +18,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage.models import Voucher, VoucherEvent, utcnow
 
 GENESIS = "0" * 64
+# What append_event_now and storage.lifecycle.move_to_now read of the voucher and keep in step:
+# a hot path that locks the voucher may load only these (plus what it reads itself).
+CHAIN_COLUMNS = (
+    Voucher.id,
+    Voucher.status,
+    Voucher.status_reason,
+    Voucher.event_head,
+    Voucher.updated_at,
+)
 
 
 def _event_digest(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import Select, Uuid, bindparam, func, select
 from sqlalchemy.orm import load_only
 
-from api.deps import SessionDep, caller_with_role, require_roles
+from api.deps import SessionDep, caller_with_role, jobs_after_response, require_roles
 from api.schemas import EventOut
 from authorization.claims import (
     CLAIM_VOUCHER_COLUMNS,
@@ -21,7 +21,6 @@ from authorization.claims import (
     release,
 )
 from authorization.posting import create_outbox
-from storage.after_commit import defer_until_response, run_deferred
 from storage.authorization_models import AuthorizationTask, PostingOutbox
 from storage.errors import NotFoundError, PermissionDeniedError
 from storage.imaging_models import VoucherField
@@ -161,10 +160,9 @@ def post_decision(
     session: SessionDep,
     background: BackgroundTasks,
 ) -> dict:
-    """Decide a claimed task. An approval's posting job is enqueued after the answer is sent
-    (storage.after_commit.defer_until_response): the authorizer does not wait on Redis."""
+    """Decide a claimed task. An approval's posting job is enqueued after the answer is sent."""
     user = caller_with_role(request, session, "authorizer")
-    deferred = defer_until_response(session)
+    jobs_after_response(session, background)
     task, voucher = decide(
         session,
         user,
@@ -174,8 +172,6 @@ def post_decision(
         comment=body.comment,
         token=body.token,
     )
-    if deferred:  # a background task costs a thread-pool hop: only when there is a job
-        background.add_task(run_deferred, deferred)
     return {
         "task_id": task.id,
         "task_status": task.status,

@@ -14,14 +14,13 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import BlobsDep, CurrentUser, SessionDep, caller_with_role
+from api.deps import BlobsDep, CurrentUser, SessionDep, caller_with_role, jobs_after_response
 from api.scan_checks import CONTENT_TYPES
 from entry.claims import Claim, claim_next
 from entry.errors import NotLeaseHolderError, TaskNotFoundError
 from entry.fieldtypes import FieldSpec, validate_keyed
 from entry.forms import form_definition, spec_of
 from entry.submission import KeyInput, submit_task
-from storage.after_commit import defer_until_response, run_deferred
 from storage.audit import append_event
 from storage.entry_models import EntryTask
 from storage.errors import InvalidInputError, NotFoundError
@@ -144,8 +143,7 @@ def submit(
     claim_following: bool = Query(False, alias="next"),
 ) -> SubmitOut:
     user = caller_with_role(request, session, "keyer")
-    # The completion job of a voucher's last key is enqueued after the answer is sent.
-    deferred = defer_until_response(session)
+    jobs_after_response(session, background)  # a last key's completion job
     keys = None
     if body.values is not None:
         keys = {name: KeyInput(**k.model_dump()) for name, k in body.values.items()}
@@ -157,8 +155,6 @@ def submit(
     )
     if claim_following:
         out.next = _claim_following(session, user)
-    if deferred:  # a background task costs a thread-pool hop: only when there is a job
-        background.add_task(run_deferred, deferred)
     return out
 
 

@@ -70,12 +70,22 @@ def test_rejections_book_nothing(ledger_url: str) -> None:
         (transfer("R4" + a, a, b, "-5"), "invalid_request"),
         (transfer("R5" + a, a, a, "5"), "invalid_request"),
         (transfer("R6" + a, a, "12345", "5"), "unknown_account"),  # not Luhn-valid: not opened
+        (transfer("R8" + a, a, 12345, "5"), "invalid_request"),  # not a string
+        (transfer("R9" + a, a, "6" * 33, "5"), "invalid_request"),  # longer than an account
+        (transfer("RA" + a, a, b, "1e20"), "invalid_request"),  # beyond Numeric(18, 2)
+        (transfer("K" * 65, a, b, "5"), "invalid_request"),  # key longer than its column
+        (
+            {"kind": "transfer", "debit_account": a, "credit_account": b, "amount": "5"},
+            "invalid_request",
+        ),
     ]
     for request, reason in cases:
         result = ledger.book(request)
         assert (result.status, result.reason) == ("rejected", reason)
-        assert postings(ledger_url, request["idempotency_key"]) == 0
-        assert ledger.lookup(request["idempotency_key"]).status == "not_found"
+        key = request.get("idempotency_key")
+        if key is not None:
+            assert postings(ledger_url, key) == 0
+            assert ledger.lookup(key).status == "not_found"
     assert balance(ledger_url, b) is None  # its opening was rolled back with the rejection
     with session_scope(ledger_url) as s:
         s.merge(CoreAccount(account_no=b, balance=Decimal("5"), status="closed"))
