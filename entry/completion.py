@@ -11,7 +11,7 @@ submitting transaction, as the arbiter's and the account opening's paths always 
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from authorization.handoff import route_after_entry
@@ -36,15 +36,15 @@ def processing_date() -> date:
     return date.today()
 
 
+_PENDING_FIELD = (
+    select(VoucherField.id)
+    .where(VoucherField.voucher_id == bindparam("vid"), VoucherField.status == "pending")
+    .limit(1)
+)
+
+
 def _has_pending_field(session: Session, voucher: Voucher) -> bool:
-    return (
-        session.scalar(
-            select(VoucherField.id)
-            .where(VoucherField.voucher_id == voucher.id, VoucherField.status == "pending")
-            .limit(1)
-        )
-        is not None
-    )
+    return session.connection().scalar(_PENDING_FIELD, {"vid": voucher.id}) is not None
 
 
 def finish_when_settled(session: Session, voucher: Voucher, *, actor_id: int | None) -> str | None:

@@ -7,7 +7,7 @@ eligible is left for becomes an arbitration task instead of waiting forever.
 
 import uuid
 
-from sqlalchemy import String, cast, func, insert, or_, select
+from sqlalchemy import String, bindparam, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from entry.tasks import split_whole_to_arbitration
@@ -18,15 +18,13 @@ from storage.models import User, Voucher, utcnow
 KEYING_KINDS = ("key", "third_key", "whole_voucher")
 
 
+_EXPOSURES = select(EntryExposure.user_id, EntryExposure.field_id, EntryExposure.field_group).where(
+    EntryExposure.voucher_id == bindparam("vid")
+)
+
+
 def voucher_exposures(session: Session, voucher_id: uuid.UUID) -> list[tuple[int, int, str | None]]:
-    return [
-        tuple(r)
-        for r in session.execute(
-            select(EntryExposure.user_id, EntryExposure.field_id, EntryExposure.field_group).where(
-                EntryExposure.voucher_id == voucher_id
-            )
-        )
-    ]
+    return [tuple(r) for r in session.connection().execute(_EXPOSURES, {"vid": voucher_id})]
 
 
 # Active keyers by their roles' JSON text (a list of plain role names, so '"keyer"' matches
@@ -42,7 +40,7 @@ _POOL = select(
 
 def load_pool(session: Session) -> tuple[list[int], int]:
     """The active keyers and the per-group quota, in one query, read once per request."""
-    rows = session.execute(_POOL).all()
+    rows = session.connection().execute(_POOL).all()
     ids = [uid for uid, _ in rows]
     n_groups = rows[0][1] if rows else 0
     # Without a per-group quota the first keyers to arrive would spread over every group of a

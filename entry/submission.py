@@ -7,7 +7,7 @@ warning (check digit) needs `confirm_warning`. Event details never carry the key
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from entry.claims import lock_fields, lock_submitted_task, lock_voucher
@@ -157,11 +157,10 @@ def submit_task(
     return SubmitOutcome(task.id, actions, state)
 
 
+_PENDING_FIELD_IDS = select(VoucherField.id).where(
+    VoucherField.voucher_id == bindparam("vid"), VoucherField.status == "pending"
+)
+
+
 def _pending_field_ids(session: Session, voucher_id: uuid.UUID) -> list[int]:
-    return list(
-        session.scalars(
-            select(VoucherField.id).where(
-                VoucherField.voucher_id == voucher_id, VoucherField.status == "pending"
-            )
-        )
-    )
+    return list(session.connection().scalars(_PENDING_FIELD_IDS, {"vid": voucher_id}))

@@ -1,11 +1,13 @@
 """Making and closing entry tasks: keying tasks per field, whole-voucher tasks, arbitration."""
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.db import is_postgres
 from storage.entry_models import EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
@@ -74,21 +76,29 @@ def close_task_now(
         set_committed_value(task, name, value)
 
 
-def open_tasks(
-    session: Session, voucher: Voucher, *, lock: bool = False, field_id: int | None = None
-) -> list[EntryTask]:
+@lru_cache(maxsize=8)
+def _open_tasks_query(one_field: bool, lock: bool):  # noqa: ANN202
+    """Built once per shape, with bound parameters (vid, fid): the keying hot path runs it."""
     query = (
         select(EntryTask)
-        .where(EntryTask.voucher_id == voucher.id, EntryTask.status.in_(OPEN_STATES))
+        .where(EntryTask.voucher_id == bindparam("vid"), EntryTask.status.in_(OPEN_STATES))
         .execution_options(populate_existing=True)
     )
-    if field_id is not None:
-        query = query.where(EntryTask.field_id == field_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
+    if one_field:
+        query = query.where(EntryTask.field_id == bindparam("fid"))
+    if lock:
         # A task row held by a submission in flight is skipped: that submission finds its
         # field settled and closes its own task (see entry.submission).
         query = query.with_for_update(skip_locked=True, key_share=True)
-    return list(session.scalars(query))
+    return query
+
+
+def open_tasks(
+    session: Session, voucher: Voucher, *, lock: bool = False, field_id: int | None = None
+) -> list[EntryTask]:
+    query = _open_tasks_query(field_id is not None, lock and is_postgres(session))
+    params = {"vid": voucher.id} if field_id is None else {"vid": voucher.id, "fid": field_id}
+    return list(session.scalars(query, params))
 
 
 def cancel_open_tasks(session: Session, voucher: Voucher, *, field_id: int | None = None) -> int:

@@ -21,7 +21,7 @@ def get_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=30, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=30, pool_pre_ping=True, pool_use_lifo=True)
 
 
 @lru_cache(maxsize=8)
