@@ -111,4 +111,3 @@ def test_sql_eligibility_matches_may_key(dialect, pg_inline_env, tmp_path) -> No
         s.rollback()
     # The histories cover both answers, not only one.
     assert 0 < allowed < checked
-
