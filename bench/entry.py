@@ -325,6 +325,10 @@ def keyer_loop(
 ) -> None:
     sim = SimKeyer(seed, opts.error_rate, opts.correlated)
     following = None  # a task the last submission's answer leased to this keyer
+    if opts.think_ms:
+        # Keyers arrive over one mean think time, as in bench.authorization: fifty first
+        # requests in the same millisecond would be a start-up queue, not the steady state.
+        time.sleep(sim.rng.uniform(0, opts.think_ms / 1000))
     try:
         while not done.is_set():
             try:
@@ -494,6 +498,7 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "next_submit_p50_ms": round(statistics.median(pairs), 1) if pairs else None,
         "next_submit_p99_ms": _p99(pairs),
         "next_p99_ms": _p99(stats.next_ms),
+        "next_requests": len(stats.next_ms),  # GET /next (a submission had leased none)
         "submit_p99_ms": _p99(stats.submit_ms),
         "closing_submit_p50_ms": (
             round(statistics.median(stats.closing_submit_ms), 1)
