@@ -5,9 +5,10 @@ never sees fields of two different separation groups of one voucher. A keying ta
 eligible is left for becomes an arbitration task instead of waiting forever.
 """
 
+import time
 import uuid
 
-from sqlalchemy import String, bindparam, cast, func, insert, or_, select
+from sqlalchemy import String, bindparam, cast, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from entry.tasks import split_whole_to_arbitration
@@ -38,14 +39,43 @@ _POOL = select(
 ).where(User.active.is_(True), cast(User.roles, String).like('%"keyer"%'))
 
 
+# The pool read once per claim by every keyer is the same answer for everybody, and it changes
+# when an admin edits a user or a field group: each process keeps it for a few seconds, and
+# forgets it at once when this process's ORM writes a user or a group. Another process's edit,
+# or a bulk UPDATE, shows within POOL_TTL_S: the pool only sets the group quota and whom
+# escalation counts, and a deactivated keyer's requests are refused whatever it says.
+POOL_TTL_S = 5.0
+_pool_cache: dict[object, tuple[float, tuple[list[int], int]]] = {}  # by engine
+
+
+def forget_pool() -> None:
+    _pool_cache.clear()
+
+
 def load_pool(session: Session) -> tuple[list[int], int]:
-    """The active keyers and the per-group quota, in one query, read once per request."""
+    """The active keyers and the per-group quota (one query, kept POOL_TTL_S seconds)."""
+    key = session.get_bind()
+    now = time.monotonic()
+    hit = _pool_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
     rows = session.connection().execute(_POOL).all()
     ids = [uid for uid, _ in rows]
     n_groups = rows[0][1] if rows else 0
     # Without a per-group quota the first keyers to arrive would spread over every group of a
     # voucher and leave none for the last group's fields.
-    return ids, max(2, len(ids) // max(1, n_groups or 1))
+    pool = ids, max(2, len(ids) // max(1, n_groups or 1))
+    _pool_cache[key] = (now + POOL_TTL_S, pool)
+    return pool
+
+
+def _forget_pool_on_write(*_args: object) -> None:
+    forget_pool()
+
+
+for _model in (User, EntryFieldGroup):
+    for _name in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _name, _forget_pool_on_write)
 
 
 def may_key(
