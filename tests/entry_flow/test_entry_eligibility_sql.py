@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert, select
 
+from entry import claims
 from entry.claims import claimable
 from entry.eligibility import may_key, voucher_exposures
 from storage.blobs import LocalBlobStore
@@ -111,3 +112,33 @@ def test_sql_eligibility_matches_may_key(dialect, pg_inline_env, tmp_path) -> No
         s.rollback()
     # The histories cover both answers, not only one.
     assert 0 < allowed < checked
+
+
+def test_claim_looks_past_the_window(pg_inline_env, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A keyer who may take none of the WINDOW most urgent tasks still gets a later one."""
+    monkeypatch.setattr(claims, "WINDOW", 2)
+    claims._next_query.cache_clear()
+    url = pg_inline_env["database_url"]
+    vid = make_voucher(url, LocalBlobStore(tmp_path / "blobs"), open_it=False)
+    try:
+        with session_scope(url) as s:
+            tasks = _tasks(s, vid, whole=False)
+            user = s.scalar(select(User).where(User.username == "keyer1"))
+            seen = tasks[:3]  # more than the window: the first eligible task is the fourth
+            s.execute(
+                insert(EntryExposure),
+                [
+                    dict(voucher_id=vid, user_id=user.id, field_id=t.field_id, at=utcnow())
+                    for t in seen
+                ],
+            )
+            for i, t in enumerate(tasks):  # urgency follows the task order
+                t.field_group = None
+                t.sla_due_at = utcnow() + timedelta(minutes=i)
+            s.commit()
+            claim = claims.claim_next(s, user, kinds=KINDS)
+            assert claim is not None
+            assert claim.task.id == tasks[3].id
+            s.rollback()
+    finally:
+        claims._next_query.cache_clear()
