@@ -299,7 +299,11 @@ def _submitted_task_query(lock: bool):  # noqa: ANN202
     """The task (locked), its voucher's entry and form version, and a slice task's field row.
 
     The field comes from a LATERAL sub-select that locks it itself (a row lock cannot apply to
-    the nullable side of an outer join): one statement instead of two on every slice key.
+    the nullable side of an outer join): one statement instead of two on every slice key. The
+    field's row is locked just before the task's here, the other way round from lock_fields. No
+    cycle follows: a transaction waiting for a field row holds at most its own task, and another
+    one waits for that task only once its lease has expired, when the submission stops at the
+    lease check before it takes the voucher (cancellations skip locked tasks).
     """
     query = (
         select(EntryTask, VoucherEntry, Voucher.form, VoucherType.version)

@@ -83,7 +83,7 @@ def submit_task(
         fields = lock_fields(session, _pending_field_ids(session, task.voucher_id))
         targets = [(f, (keys or {}).get(f.name, KeyInput())) for f in fields]
     else:
-        field = locked.field or lock_fields(session, [task.field_id])[0]
+        field = locked.field  # read and locked with the task (the foreign key keeps it there)
         if field.status != "pending":
             # Settled meanwhile (an arbiter, a re-key): this key is no longer needed.
             close_task(task, user_id=user.id, status="cancelled")
