@@ -33,7 +33,6 @@ from authorization.maker_checker import (
     database_refusal_code,
     decided_by,
     made_by,
-    sql_literal,
 )
 from authorization.posting import create_outbox, serial_taken_by_other
 from storage.audit import CHAIN_COLUMNS, append_event, append_event_now
@@ -43,6 +42,7 @@ from storage.errors import ConflictError, InvalidInputError, NotFoundError
 from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus, move_to_now
 from storage.models import User, Voucher, utcnow
+from storage.sql_literals import sql_literal
 
 RETURN_REASONS = {
     "illegible_image": "影像不清晰",

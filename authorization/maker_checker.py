@@ -4,7 +4,7 @@ arbiters); PostgreSQL repeats these checks in a trigger (migration 0004), SQLite
 
 import uuid
 
-from sqlalchemy import ColumnElement, Exists, String, exists, literal_column, select
+from sqlalchemy import ColumnElement, Exists, exists, select
 from sqlalchemy.orm import Session
 
 from storage.authorization_models import (
@@ -14,6 +14,7 @@ from storage.authorization_models import (
 )
 from storage.errors import ConflictError, PermissionDeniedError
 from storage.models import User, Voucher, VoucherEvent
+from storage.sql_literals import sql_literal
 
 
 class MakerCheckerError(ConflictError):
@@ -30,14 +31,6 @@ def makers_of(session: Session, voucher_id: uuid.UUID) -> set[int]:
         )
     )
     return set(rows)
-
-
-def sql_literal(value: str) -> ColumnElement:
-    """A string constant rendered into the SQL text (not bound): the planner of a prepared
-    statement's generic plan sees it and can use a partial index whose predicate names it."""
-    if "'" in value:
-        raise ValueError(value)
-    return literal_column(f"'{value}'", String)
 
 
 def made_by(user_id: int | ColumnElement, voucher_id: ColumnElement) -> Exists:
