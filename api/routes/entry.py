@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import BlobsDep, CurrentUser, SessionDep, caller_with_role, jobs_after_response
+from api.json_answer import json_answer
 from api.scan_checks import CONTENT_TYPES
 from entry.claims import Claim, claim_next
 from entry.errors import NotLeaseHolderError, TaskNotFoundError
@@ -122,7 +123,7 @@ def task_out(session, claim: Claim, *, base: str = "/api/entry") -> TaskOut:  # 
 
 
 @router.get("/next", response_model=TaskOut, responses={204: {"description": "no task"}})
-def next_task(request: Request, session: SessionDep) -> TaskOut | Response:
+def next_task(request: Request, session: SessionDep) -> Response:
     user = caller_with_role(request, session, "keyer")
     claim = claim_next(session, user, kinds=KEYER_KINDS)
     if claim is None:
@@ -130,7 +131,7 @@ def next_task(request: Request, session: SessionDep) -> TaskOut | Response:
         return Response(status_code=204)
     out = task_out(session, claim)
     session.commit()
-    return out
+    return json_answer(out)
 
 
 @router.post("/tasks/{task_id}", response_model=SubmitOut)
@@ -141,7 +142,7 @@ def submit(
     session: SessionDep,
     background: BackgroundTasks,
     claim_following: bool = Query(False, alias="next"),
-) -> SubmitOut:
+) -> Response:
     user = caller_with_role(request, session, "keyer")
     jobs_after_response(session, background)  # a last key's completion job
     keys = None
@@ -155,7 +156,7 @@ def submit(
     )
     if claim_following:
         out.next = _claim_following(session, user)
-    return out
+    return json_answer(out)
 
 
 def _claim_following(session, user) -> TaskOut | None:  # noqa: ANN001
