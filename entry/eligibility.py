@@ -46,6 +46,7 @@ _POOL = select(
 # escalation counts, and a deactivated keyer's requests are refused whatever it says.
 POOL_TTL_S = 5.0
 _pool_cache: dict[object, tuple[float, tuple[list[int], int]]] = {}  # by engine
+_clock = time.monotonic  # a test moves it on, not the process's own clock
 
 
 def forget_pool() -> None:
@@ -55,7 +56,7 @@ def forget_pool() -> None:
 def load_pool(session: Session) -> tuple[list[int], int]:
     """The active keyers and the per-group quota (one query, kept POOL_TTL_S seconds)."""
     key = session.get_bind()
-    now = time.monotonic()
+    now = _clock()
     hit = _pool_cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
