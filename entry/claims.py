@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, distinct, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
-from storage.audit import CHAIN_COLUMNS, append_event_now
+from storage.audit import CHAIN_COLUMNS, append_event_now, event_ctes, event_params, event_written
 from storage.db import is_postgres
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField, VoucherType
@@ -143,7 +143,7 @@ def _next_query(kinds: tuple[str, ...], locking: bool, windowed: bool):  # noqa:
     """
     task = _window(kinds) if windowed else EntryTask
     query = (
-        select(task.id, task.kind, Voucher, _FORM_VERSION, VoucherField)
+        select(task.id, task.kind, task.fencing_token, Voucher, _FORM_VERSION, VoucherField)
         .join(Voucher, Voucher.id == task.voucher_id)
         .outerjoin(VoucherField, VoucherField.id == task.field_id)  # a slice task's field
         .where(
@@ -192,7 +192,7 @@ def _lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
 
 
 @lru_cache(maxsize=4)
-def _voucher_lock_query(lock: bool, skip: bool):  # noqa: ANN202
+def voucher_lock_query(lock: bool, skip: bool):  # noqa: ANN202
     query = (
         select(Voucher)
         .where(Voucher.id == bindparam("vid"))
@@ -205,7 +205,7 @@ def _voucher_lock_query(lock: bool, skip: bool):  # noqa: ANN202
 
 
 def _lock_voucher(session: Session, voucher_id: uuid.UUID, *, skip: bool) -> Voucher | None:
-    query = _voucher_lock_query(is_postgres(session), skip)
+    query = voucher_lock_query(is_postgres(session), skip)
     return session.scalar(query, {"vid": voucher_id})
 
 
@@ -223,14 +223,19 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
             # deadlock, and the lease UPDATE re-checks the task once the voucher is ours.
             row = session.execute(_next_query(kinds, False, False), params).first()
             if row is not None:
-                row = (*row[:2], _lock_voucher(session, row[2].id, skip=False), *row[3:])
+                row = (*row[:3], _lock_voucher(session, row[3].id, skip=False), *row[4:])
         if row is None:
             return None
-        task_id, kind, voucher, version, field = row
+        task_id, kind, token, voucher, version, field = row
         if voucher is None or voucher.status != "awaiting_entry":  # it left entry meanwhile
             session.rollback()
             continue
-        claim = _take(session, user, (task_id, kind), voucher, kinds, pool, field)
+        if locking and field is not None:
+            claim = _take_slice_pg(session, user, (task_id, kind, token), voucher, kinds, pool)
+            if claim is not None:
+                claim.fields = [field]
+        else:
+            claim = _take(session, user, (task_id, kind), voucher, kinds, pool, field)
         if claim is not None:
             claim.form_version = version
             return claim
@@ -274,6 +279,91 @@ def _take(
     )
     escalate_stranded(session, voucher, pool=pool)
     return Claim(task, voucher, fields)
+
+
+@lru_cache(maxsize=16)
+def _slice_lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
+    """PostgreSQL, a slice task: _take's four statements as one (data-modifying CTEs).
+
+    Leases task `tid` if it is still claimable by `uid` and its fencing token is still `token`
+    (the one the search read, so the claim event can name the new token before it is written);
+    notes the exposure and appends the claim event only if the lease took; and answers the
+    leased row with the voucher's exposures before this claim (the statement's snapshot), for
+    the escalation check. The caller holds the voucher row, so nobody else adds exposures.
+    """
+    table = EntryTask.__table__
+    lease = (
+        update(table)
+        .where(
+            table.c.id == bindparam("tid"),
+            table.c.fencing_token == bindparam("token"),
+            claimable(kinds),
+        )
+        .values(
+            status="leased",
+            lease_owner_id=bindparam("uid"),
+            lease_expires_at=bindparam("expires"),
+            fencing_token=table.c.fencing_token + 1,
+        )
+        .returning(*table.c)
+        .cte("lease")
+    )
+    exposure = insert(EntryExposure.__table__).from_select(
+        ["voucher_id", "user_id", "field_id", "field_group", "at"],
+        select(
+            lease.c.voucher_id,
+            bindparam("uid"),
+            lease.c.field_id,
+            lease.c.field_group,
+            bindparam("now"),
+        ).select_from(lease),
+    )
+    seen = aliased(EntryExposure)
+    before = (
+        select(func.json_agg(func.json_build_array(seen.user_id, seen.field_id, seen.field_group)))
+        .where(seen.voucher_id == lease.c.voucher_id)
+        .scalar_subquery()
+    )
+    return select(lease, before.label("exposures")).add_cte(
+        exposure.cte("exposure"), *event_ctes(gate=lease)
+    )
+
+
+def _take_slice_pg(
+    session: Session,
+    user: User,
+    found: tuple[int, str, int],
+    voucher: Voucher,
+    kinds: tuple[str, ...],
+    pool: tuple[list[int], int],
+) -> Claim | None:
+    """_take for a slice task on PostgreSQL: one statement (_slice_lease_statement). The
+    caller sets the claim's field."""
+    task_id, kind, token = found
+    now = utcnow()
+    event = event_params(
+        voucher,
+        kind="entry_task_claimed",
+        actor_id=user.id,
+        details={"task": task_id, "kind": kind, "token": token + 1},
+    )
+    params = {
+        "uid": user.id,
+        "now": now,
+        "quota": pool[1],
+        "tid": task_id,
+        "token": token,
+        "expires": now + timedelta(seconds=LEASE_SECONDS.get(kind, 120)),
+        **event,
+    }
+    task = session.connection().execute(_slice_lease_statement(kinds), params).first()
+    if task is None:
+        return None
+    event_written(voucher, event)
+    exposures = [tuple(e) for e in task.exposures or ()]
+    exposures.append((user.id, task.field_id, task.field_group))
+    escalate_stranded(session, voucher, pool=pool, exposures=exposures)
+    return Claim(task, voucher, [])
 
 
 def _pending_fields(session: Session, task: EntryTask) -> list[VoucherField]:

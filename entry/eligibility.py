@@ -146,14 +146,20 @@ def _nobody_can_be_stranded(
 
 
 def escalate_stranded(
-    session: Session, voucher: Voucher, *, pool: tuple[list[int], int] | None = None
+    session: Session,
+    voucher: Voucher,
+    *,
+    pool: tuple[list[int], int] | None = None,
+    exposures: list[tuple[int, int, str | None]] | None = None,
 ) -> list[int]:
     """Turn waiting keying tasks of this voucher that no keyer may take into arbitration tasks.
 
-    The caller holds the voucher row. Returns the ids of the tasks escalated.
+    The caller holds the voucher row; `exposures`, when given, are the voucher's (as
+    voucher_exposures reads them). Returns the ids of the tasks escalated.
     """
     pool_ids, quota = pool or load_pool(session)
-    exposures = voucher_exposures(session, voucher.id)
+    if exposures is None:
+        exposures = voucher_exposures(session, voucher.id)
     if _nobody_can_be_stranded(pool_ids, quota, voucher.uploaded_by_id, exposures):
         return []
     now = utcnow()

@@ -51,7 +51,7 @@ def _settle_now(
 
 # Hot-path queries are built once, with bound parameters: a query built per call costs its
 # construction and its cache key on every key (about a third of what running it costs).
-_LIVE_KEYS = (
+LIVE_KEYS = (
     select(EntryKey)
     .where(
         EntryKey.field_id == bindparam("fid"),
@@ -64,17 +64,26 @@ _LIVE_KEYS = (
 
 def live_keys(session: Session, field: VoucherField) -> list[EntryKey]:
     """Human keys of the field that still count (not superseded by a re-key)."""
-    return list(session.scalars(_LIVE_KEYS, {"fid": field.id}))
+    return list(session.scalars(LIVE_KEYS, {"fid": field.id}))
 
 
 def evaluate_field(
-    session: Session, voucher: Voucher, entry: VoucherEntry, field: VoucherField
+    session: Session,
+    voucher: Voucher,
+    entry: VoucherEntry,
+    field: VoucherField,
+    *,
+    keys: list[EntryKey] | None = None,
 ) -> Action:
-    """Compare the field's keys and act: settle it, open a third key, or send it to arbitration."""
+    """Compare the field's keys and act: settle it, open a third key, or send it to arbitration.
+
+    `keys`: the field's live keys, when the caller read them already (under the voucher lock).
+    """
     if field.status != "pending":
         return Action.SETTLE
     policy = KeyPolicy(entry.policies.get(field.name, KeyPolicy.DOUBLE_BLIND))
-    keys = live_keys(session, field)
+    if keys is None:
+        keys = live_keys(session, field)
     ballots: list[Ballot] = []
     machine = field.qr_value if field.qr_value is not None else field.ocr_value
     if policy == KeyPolicy.OCR_PLUS_ONE and machine is not None:

@@ -46,7 +46,7 @@ def close_task(task: EntryTask, *, user_id: int | None, status: str = "done") ->
 
 
 _TASK = EntryTask.__table__
-_CLOSE = (
+CLOSE_TASK = (
     update(_TASK)
     .where(_TASK.c.id == bindparam("tid"))
     .values(
@@ -65,8 +65,13 @@ def close_task_now(
     unit-of-work flush; the task object is kept in step without being marked changed."""
     at = utcnow()
     session.connection().execute(
-        _CLOSE, {"tid": task.id, "status": status, "at": at, "uid": user_id}
+        CLOSE_TASK, {"tid": task.id, "status": status, "at": at, "uid": user_id}
     )
+    task_closed(task, status=status, at=at, user_id=user_id)
+
+
+def task_closed(task: EntryTask, *, status: str, at: datetime, user_id: int | None) -> None:
+    """Keep the task object in step with CLOSE_TASK, written with these values."""
     for name, value in (
         ("status", status),
         ("done_at", at),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import CTE, TextClause, bindparam, exists, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -198,6 +198,59 @@ def append_event_now(
         set_committed_value(voucher, "status", to_status)
         set_committed_value(voucher, "status_reason", reason)
     return digest
+
+
+# The next event as data-modifying CTEs, for a hot-path statement on PostgreSQL that does
+# something else as well (a lease, a key, a read): one round trip instead of two.
+_EVENT = VoucherEvent.__table__
+_EVENT_COLUMNS = (
+    "voucher_id",
+    "actor_id",
+    "at",
+    "kind",
+    "from_status",
+    "to_status",
+    "reason",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def event_ctes(gate: CTE | None = None) -> tuple[CTE, CTE]:
+    """The voucher's next event (insert) and its chain head (update) as two CTEs, bound as
+    `ev_<column>` (event_params). With `gate`, both are written only if that CTE yields a row
+    (a lease that took): the caller then knows from the statement's answer whether they were."""
+    source = select(*(bindparam(f"ev_{c}", type_=_EVENT.c[c].type) for c in _EVENT_COLUMNS))
+    table = Voucher.__table__
+    head = (
+        update(table)
+        .where(table.c.id == bindparam("ev_voucher_id"))
+        .values(event_head=bindparam("ev_hash"), updated_at=bindparam("ev_at"))
+    )
+    if gate is not None:
+        source = source.select_from(gate)
+        head = head.where(exists(select(literal(1)).select_from(gate)))
+    return (
+        insert(_EVENT).from_select(list(_EVENT_COLUMNS), source).cte("ev"),
+        head.cte("head"),
+    )
+
+
+def event_params(
+    voucher: Voucher, *, kind: str, actor_id: int | None, details: dict[str, Any]
+) -> dict[str, Any]:
+    """The bound values of event_ctes for the voucher's next event (no status move). The caller
+    holds the voucher row, and calls event_written once the statement has written it."""
+    at, prev, digest = _next_link(voucher, actor_id, kind, None, None, None, details)
+    values = (voucher.id, actor_id, at, kind, None, None, None, details, prev, digest)
+    return {f"ev_{c}": v for c, v in zip(_EVENT_COLUMNS, values, strict=True)}
+
+
+def event_written(voucher: Voucher, params: dict[str, Any]) -> None:
+    """Keep the voucher object in step with the chain head event_ctes wrote."""
+    set_committed_value(voucher, "event_head", params["ev_hash"])
+    set_committed_value(voucher, "updated_at", params["ev_at"])
 
 
 @dataclass(frozen=True)
