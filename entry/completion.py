@@ -47,12 +47,19 @@ def _has_pending_field(session: Session, voucher: Voucher) -> bool:
     return session.connection().scalar(_PENDING_FIELD, {"vid": voucher.id}) is not None
 
 
-def finish_when_settled(session: Session, voucher: Voucher, *, actor_id: int | None) -> str | None:
+def finish_when_settled(
+    session: Session, voucher: Voucher, *, actor_id: int | None, pending: bool | None = None
+) -> str | None:
     """After a key settled a field: once none is pending, complete entry in a job after the
-    commit ("completing"), or here when no job runner is registered. None: fields still wait."""
+    commit ("completing"), or here when no job runner is registered. None: fields still wait.
+
+    `pending`: whether a field is still pending, when the caller read it (under the voucher lock).
+    """
     if completion_handoff.enqueuer is None:
         return maybe_complete(session, voucher, actor_id=actor_id)
-    if voucher.status != VoucherStatus.AWAITING_ENTRY or _has_pending_field(session, voucher):
+    if pending is None:
+        pending = _has_pending_field(session, voucher)
+    if voucher.status != VoucherStatus.AWAITING_ENTRY or pending:
         return None
     completion_handoff.schedule(session, voucher.id)
     return "completing"

@@ -7,7 +7,10 @@ voucher, reads the field's live keys and appends the audit event one statement e
    writes are done before the voucher is held, as before, so keys of different fields of one
    voucher still overlap;
 2. the audit event and its chain head ride on the read of the field's live keys, which runs
-   with the voucher held and sees every key committed before it, the new one included.
+   with the voucher held and sees every key committed before it, the new one included;
+3. a settlement (the field, its keys' outcomes) answers what the submission asks next: whether
+   another field is still pending, and whether the field has open tasks left to cancel, which
+   are four statements on the general path and one here.
 
 Each statement is built once, with bound parameters, like the rest of the hot path.
 """
@@ -15,16 +18,16 @@ Each statement is built once, with bound parameters, like the rest of the hot pa
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import ARRAY, Integer, any_, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from entry.claims import voucher_lock_query
-from entry.settlement import LIVE_KEYS
-from entry.tasks import CLOSE_TASK, task_closed
+from entry.settlement import LIVE_KEYS, settled_in_step
+from entry.tasks import CLOSE_TASK, OPEN_STATES, task_closed
 from storage.audit import event_ctes, event_params, event_written
 from storage.entry_models import EntryKey, EntryTask
 from storage.imaging_models import VoucherField
-from storage.models import Voucher
+from storage.models import Voucher, utcnow
 
 _KEY_COLUMNS = (
     "task_id",
@@ -82,3 +85,66 @@ def live_keys_with_event(
     keys = list(session.scalars(_live_keys_statement(), {"fid": field.id, **event}))
     event_written(voucher, event)
     return keys
+
+
+@lru_cache(maxsize=1)
+def _settle_statement():  # noqa: ANN202
+    field, key, task = VoucherField.__table__, EntryKey.__table__, EntryTask.__table__
+    ids = ARRAY(Integer)
+    outcomes = [
+        update(key)
+        .where(key.c.id == any_(bindparam(name, type_=ids)))
+        .values(outcome=outcome)
+        .cte(name)
+        for name, outcome in (("agreed", "agreed"), ("lost", "lost"))
+    ]
+    other = field.alias("other")
+    pending_left = exists().where(
+        other.c.voucher_id == field.c.voucher_id,
+        other.c.status == "pending",
+        other.c.id != field.c.id,
+    )
+    open_left = (
+        select(func.count())
+        .where(task.c.field_id == field.c.id, task.c.status.in_(OPEN_STATES))
+        .scalar_subquery()
+    )
+    return (
+        update(field)
+        .where(field.c.id == bindparam("fid"))
+        .values(value=bindparam("v"), source="keyed", status="settled", settled_at=bindparam("at"))
+        .returning(pending_left.label("pending_left"), open_left.label("open_left"))
+        .add_cte(*outcomes)
+    )
+
+
+class SettleAndLook:
+    """A Settler (entry.settlement) writing the settlement in one statement that also reads,
+    under the voucher lock the caller holds, whether another field of the voucher is still
+    pending and how many open or leased tasks the field has left. The general path asks both
+    afterwards, one statement each."""
+
+    def __init__(self) -> None:
+        self.pending_left: bool | None = None
+        self.open_left: int | None = None
+
+    def __call__(
+        self,
+        session: Session,
+        field: VoucherField,
+        value: str | None,
+        outcomes: dict[EntryKey, str],
+    ) -> None:
+        at = utcnow()
+        params = {
+            "fid": field.id,
+            "v": value,
+            "at": at,
+            "agreed": [k.id for k, o in outcomes.items() if o == "agreed"],
+            "lost": [k.id for k, o in outcomes.items() if o == "lost"],
+        }
+        if not set(outcomes.values()) <= {"agreed", "lost"}:
+            raise ValueError("a settlement's keys either agreed or lost")
+        row = session.connection().execute(_settle_statement(), params).one()
+        self.pending_left, self.open_left = row.pending_left, row.open_left
+        settled_in_step(field, value, at, outcomes)

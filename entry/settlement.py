@@ -1,5 +1,8 @@
 """Settling a field from its keys: apply the comparison verdict, mark won and lost keys."""
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,6 +35,21 @@ _SETTLE = (
 _OUTCOME = update(_KEY).where(_KEY.c.id == bindparam("kid")).values(outcome=bindparam("o"))
 
 
+# (session, field, settled value, {key: outcome}): writes a settlement, keeps the objects in step.
+Settler = Callable[[Session, VoucherField, str | None, dict[EntryKey, str]], None]
+
+
+def settled_in_step(
+    field: VoucherField, value: str | None, at: datetime, outcomes: dict[EntryKey, str]
+) -> None:
+    """Keep the field and key objects in step with a settlement written without the ORM."""
+    for name, new in (("value", value), ("source", "keyed"), ("status", "settled")):
+        set_committed_value(field, name, new)
+    set_committed_value(field, "settled_at", at)
+    for k, o in outcomes.items():
+        set_committed_value(k, "outcome", o)
+
+
 def _settle_now(
     session: Session, field: VoucherField, value: str | None, outcomes: dict[EntryKey, str]
 ) -> None:
@@ -40,13 +58,9 @@ def _settle_now(
     at = utcnow()
     conn = session.connection()
     conn.execute(_SETTLE, {"fid": field.id, "v": value, "src": "keyed", "at": at})
-    for name, new in (("value", value), ("source", "keyed"), ("status", "settled")):
-        set_committed_value(field, name, new)
-    set_committed_value(field, "settled_at", at)
     if outcomes:
         conn.execute(_OUTCOME, [{"kid": k.id, "o": o} for k, o in outcomes.items()])
-        for k, o in outcomes.items():
-            set_committed_value(k, "outcome", o)
+    settled_in_step(field, value, at, outcomes)
 
 
 # Hot-path queries are built once, with bound parameters: a query built per call costs its
@@ -74,10 +88,12 @@ def evaluate_field(
     field: VoucherField,
     *,
     keys: list[EntryKey] | None = None,
+    settle: Settler | None = None,
 ) -> Action:
     """Compare the field's keys and act: settle it, open a third key, or send it to arbitration.
 
     `keys`: the field's live keys, when the caller read them already (under the voucher lock).
+    `settle`: what writes a settlement (default _settle_now).
     """
     if field.status != "pending":
         return Action.SETTLE
@@ -100,7 +116,7 @@ def evaluate_field(
         by_id = {k.id: k for k in keys}
         outcomes = {by_id[kid]: "agreed" for kid in verdict.winners}
         outcomes.update({by_id[kid]: "lost" for kid in verdict.losers})
-        _settle_now(session, field, token_value(verdict.token), outcomes)
+        (settle or _settle_now)(session, field, token_value(verdict.token), outcomes)
         # Other open tasks of the field are cancelled by the caller once it holds the voucher
         # row: locking task rows before the voucher row could deadlock with a claim.
     elif verdict.action == Action.THIRD_KEY and not _has_open(

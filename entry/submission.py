@@ -16,7 +16,11 @@ from entry.eligibility import escalate_stranded
 from entry.errors import KeyRefusedError, TaskClosedError
 from entry.fieldtypes import validate_keyed
 from entry.forms import form_definition, spec_of
-from entry.keying_statements import live_keys_with_event, record_key_locking_voucher
+from entry.keying_statements import (
+    SettleAndLook,
+    live_keys_with_event,
+    record_key_locking_voucher,
+)
 from entry.settlement import evaluate_field
 from entry.tasks import cancel_open_tasks, close_task, close_task_now
 from storage.audit import append_event_now
@@ -130,13 +134,15 @@ def submit_task(
         "fields": [f.name for f, *_ in recorded],
         "flags": {f.name: k.flag for f, _, _, k in recorded if k.flag},
     }
+    look = SettleAndLook()  # what a settlement there read (nothing on the general path)
     if len(rows) == 1 and is_postgres(session):
         # One slice key (the hot path): two statements instead of five (keying_statements).
         voucher = record_key_locking_voucher(session, task, rows[0], user_id=user.id)
         _still_in_entry(voucher)
         (field,) = (f for f, *_ in recorded)
         keys = live_keys_with_event(session, voucher, field, actor_id=user.id, details=details)
-        actions = {field.name: str(evaluate_field(session, voucher, entry, field, keys=keys))}
+        action = evaluate_field(session, voucher, entry, field, keys=keys, settle=look)
+        actions = {field.name: str(action)}
     else:
         if rows:  # Core, not the ORM's bulk path: one plain INSERT
             session.connection().execute(insert(EntryKey.__table__), rows)
@@ -149,7 +155,7 @@ def submit_task(
             session, voucher, kind="entry_key_submitted", actor_id=user.id, details=details
         )
     for f, *_ in recorded:
-        if actions[f.name] == "settle":
+        if actions[f.name] == "settle" and look.open_left != 0:
             cancel_open_tasks(session, voucher, field_id=f.id)
     if "third_key" in actions.values():
         # Only a new task can be stranded: a submission shows nobody anything new.
@@ -157,7 +163,7 @@ def submit_task(
     state = None
     if "settle" in actions.values():
         # Only a settlement can finish the voucher: a field still waiting keeps it in entry.
-        state = finish_when_settled(session, voucher, actor_id=user.id)
+        state = finish_when_settled(session, voucher, actor_id=user.id, pending=look.pending_left)
     return SubmitOutcome(task.id, actions, state)
 
 

@@ -109,3 +109,63 @@ def test_a_lease_whose_token_moved_after_the_search_writes_nothing_and_is_retrie
         n = s.scalar(select(func.count()).select_from(EntryExposure))
         assert n == 1
         assert verify_voucher_chain(s, s.get(Voucher, vid)) == []
+
+
+def test_a_settlement_answers_what_is_left_pending_and_open(pg_inline_env) -> None:  # noqa: ANN001
+    """SettleAndLook writes the field and its keys' outcomes, and reads (in the same statement)
+    whether another field is pending and how many open tasks the settled field still has."""
+    from entry.keying_statements import SettleAndLook
+
+    url = pg_inline_env["database_url"]
+    blobs = LocalBlobStore(pg_inline_env["data_dir"] + "/blobs")
+    vid = make_voucher(url, blobs, form="deposit_slip")
+    with session_scope(url) as s:
+        fields = s.scalars(
+            select(VoucherField)
+            .where(VoucherField.voucher_id == vid, VoucherField.status == "pending")
+            .order_by(VoucherField.id)
+        ).all()
+        assert len(fields) >= 2
+        keyer = s.scalar(select(User).where(User.username == "keyer1"))
+        task = s.scalar(select(EntryTask).where(EntryTask.field_id == fields[0].id).limit(1))
+        keys = [
+            EntryKey(
+                task_id=task.id,
+                voucher_id=vid,
+                field_id=fields[0].id,
+                keyer_id=keyer.id,
+                kind="key",
+                value=v,
+                outcome="pending",
+            )
+            for v in ("1", "1", "2")
+        ]
+        s.add_all(keys)
+        s.flush()
+        open_tasks = s.scalar(
+            select(func.count())
+            .select_from(EntryTask)
+            .where(EntryTask.field_id == fields[0].id, EntryTask.status.in_(("open", "leased")))
+        )
+        look = SettleAndLook()
+        look(s, fields[0], "1", {keys[0]: "agreed", keys[1]: "agreed", keys[2]: "lost"})
+        assert look.pending_left is True and look.open_left == open_tasks > 0
+        for f in fields[1:-1]:
+            SettleAndLook()(s, f, "x", {})
+        last = SettleAndLook()
+        last(s, fields[-1], None, {})
+        assert last.pending_left is False
+        s.commit()
+    with session_scope(url) as s:
+        assert [k.outcome for k in s.scalars(select(EntryKey).order_by(EntryKey.id))] == [
+            "agreed",
+            "agreed",
+            "lost",
+        ]
+        settled = s.scalars(select(VoucherField).where(VoucherField.voucher_id == vid)).all()
+        assert all(
+            f.status == "settled" and f.source == "keyed"
+            for f in settled
+            if f.id in {g.id for g in fields}
+        )
+        assert s.get(VoucherField, fields[0].id).value == "1"
