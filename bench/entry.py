@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bench.entry_keyers import SimKeyer, keyed_form, trap_value
+from bench.lean_http import LeanClient, TransportError
 from bench.machine import CpuProbe, GcPauses, freeze_long_lived
 from entry.defaults import seed_entry_defaults
 from entry.opening import open_entry
@@ -306,8 +307,8 @@ def wait_ready(base: str, timeout: float = 60) -> None:
     raise RuntimeError("server did not start")
 
 
-def logged_in(base: str, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=60)
+def logged_in(base: str, username: str) -> LeanClient:
+    client = LeanClient(base, timeout=60)
     r = client.post("/api/auth/login", json={"username": username, "password": "bench"})
     r.raise_for_status()
     client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -315,7 +316,7 @@ def logged_in(base: str, username: str) -> httpx.Client:
 
 
 def keyer_loop(
-    client: httpx.Client,
+    client: LeanClient,
     url: str,
     seed: int,
     opts: Options,
@@ -333,7 +334,7 @@ def keyer_loop(
         while not done.is_set():
             try:
                 following = _key_one(client, url, sim, opts, truth, stats, following)
-            except httpx.HTTPError as exc:
+            except TransportError as exc:
                 following = None  # its lease expires and returns it to the pool
                 with stats.lock:
                     stats.refused[f"transport_{type(exc).__name__}"] += 1
@@ -424,15 +425,15 @@ def submit_body(task: dict, values: dict[str, dict]) -> dict:
     return {"token": task["token"], **only}
 
 
-def arbiter_loop(client: httpx.Client, url: str, truth: Truth, done: threading.Event) -> None:
+def arbiter_loop(client: LeanClient, url: str, truth: Truth, done: threading.Event) -> None:
     while not done.is_set():
         try:
             _arbitrate_one(client, url, truth)
-        except httpx.HTTPError:  # a dropped connection or an error answer: back off, go on
+        except TransportError:  # a dropped connection or an error answer: back off, go on
             time.sleep(0.5)
 
 
-def _arbitrate_one(client: httpx.Client, url: str, truth: Truth) -> None:
+def _arbitrate_one(client: LeanClient, url: str, truth: Truth) -> None:
     r = client.get("/api/arbitration/next")
     if r.status_code == 204:
         time.sleep(0.2)
