@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 # What a dropped connection or a malformed answer raises: the keyer backs off and goes on.
 TransportError = (OSError, http.client.HTTPException)
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class LeanResponse:
@@ -42,11 +43,24 @@ class LeanClient:
         self.headers: dict[str, str] = {}
 
     def _request(self, method: str, path: str, body: bytes | None) -> LeanResponse:
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         headers = dict(self.headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
+        reused = self._conn is not None
+        try:
+            return self._send(method, path, body, headers)
+        except _STALE:
+            self.close()
+            if not reused:
+                raise
+        # The server closed the kept-alive connection as the request went out (its idle
+        # timeout): send it again once on a new connection, as httpx and browsers do. A key
+        # that did arrive would be refused the second time (its token is spent), not doubled.
+        return self._send(method, path, body, headers)
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> LeanResponse:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         try:
             self._conn.request(method, path, body=body, headers=headers)
             answer = self._conn.getresponse()
