@@ -220,7 +220,11 @@ _EVENT_COLUMNS = (
 def event_ctes(gate: CTE | None = None) -> tuple[CTE, CTE]:
     """The voucher's next event (insert) and its chain head (update) as two CTEs, bound as
     `ev_<column>` (event_params). With `gate`, both are written only if that CTE yields a row
-    (a lease that took): the caller then knows from the statement's answer whether they were."""
+    (a lease that took): the caller then knows from the statement's answer whether they were.
+
+    No parameter of a statement holding these may be named like a column of the voucher (or
+    of any table another of its CTEs updates): SQLAlchemy adds such a parameter to the
+    UPDATE's SET clause."""
     source = select(*(bindparam(f"ev_{c}", type_=_EVENT.c[c].type) for c in _EVENT_COLUMNS))
     table = Voucher.__table__
     head = (
