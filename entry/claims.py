@@ -6,6 +6,9 @@ UPDATE: inserting a key, task or exposure takes KEY SHARE on the rows it referen
 plain FOR UPDATE would wait for (and deadlock on). On PostgreSQL a claim skips vouchers another
 transaction holds (FOR UPDATE SKIP LOCKED), then leases the task with an UPDATE that re-checks,
 in a fresh snapshot, that the task is still claimable by this user and bumps its fencing token.
+For a task with a field, PostgreSQL takes the lease, the exposure, the claim's audit event and
+the escalation check's read in that one UPDATE's statement (_slice_lease_statement); SQLite and
+whole-voucher tasks write them one statement each (_take).
 """
 
 import uuid
@@ -301,23 +304,8 @@ def _slice_lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
     leased row with the voucher's exposures before this claim (the statement's snapshot), for
     the escalation check. The caller holds the voucher row, so nobody else adds exposures.
     """
-    table = EntryTask.__table__
-    lease = (
-        update(table)
-        .where(
-            table.c.id == bindparam("tid"),
-            table.c.fencing_token == bindparam("token"),
-            claimable(kinds),
-        )
-        .values(
-            status="leased",
-            lease_owner_id=bindparam("uid"),
-            lease_expires_at=bindparam("expires"),
-            fencing_token=table.c.fencing_token + 1,
-        )
-        .returning(*table.c)
-        .cte("lease")
-    )
+    token = EntryTask.__table__.c.fencing_token
+    lease = _lease_statement(kinds).where(token == bindparam("token")).cte("lease")
     exposure = insert(EntryExposure.__table__).from_select(
         ["voucher_id", "user_id", "field_id", "field_group", "at"],
         select(
