@@ -169,3 +169,30 @@ def test_a_settlement_answers_what_is_left_pending_and_open(pg_inline_env) -> No
             if f.id in {g.id for g in fields}
         )
         assert s.get(VoucherField, fields[0].id).value == "1"
+
+
+def test_a_key_for_a_voucher_that_left_entry_is_refused_and_nothing_is_written(
+    client, pg_inline_env
+) -> None:  # noqa: ANN001
+    """The key row and the task's close ride on the statement that locks the voucher, before
+    its status is checked: a refusal must roll both back."""
+    from tests.entry_flow.vouchers import claim, submit
+
+    url = pg_inline_env["database_url"]
+    vid = make_voucher(url, client.app.state.blobs, form="deposit_slip")
+    k1 = login(client, "keyer1")
+    task = claim(client, k1)
+    with session_scope(url) as s:
+        s.execute(update(Voucher).where(Voucher.id == vid).values(status="exception_review"))
+        s.commit()
+    value = truth_values("deposit_slip")[task["fields"][0]["name"]]
+    r = submit(client, k1, task, value, confirm_warning=True)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "task_closed"
+    with session_scope(url) as s:
+        assert s.scalar(select(func.count()).select_from(EntryKey)) == 0
+        t = s.get(EntryTask, task["id"])
+        assert t.status == "leased" and t.done_at is None
+        assert not s.scalars(
+            select(VoucherEvent).where(VoucherEvent.kind == "entry_key_submitted")
+        ).all()
