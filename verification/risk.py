@@ -47,6 +47,9 @@ def duplicate_serial_flags(session: Session, voucher: Voucher) -> list[Flag]:
 
 
 def ensure_image_hash(session: Session, voucher: Voucher, blobs: BlobStore) -> str | None:
+    """The voucher's image hash: the imaging job's (record_image_hash), or computed now from
+    the stored image for a voucher that job did not hash (an older one, an image it could
+    not register)."""
     row = session.get(VoucherImageHash, voucher.id)
     if row is not None and row.band0 is not None:
         return row.dhash
@@ -55,13 +58,23 @@ def ensure_image_hash(session: Session, voucher: Voucher, blobs: BlobStore) -> s
         value = row.dhash if row is not None else dhash_hex(blobs.get_bytes(key))
     except (BlobNotFoundError, OSError, ValueError):
         return None
+    record_image_hash(session, voucher, value, row=row)
+    return value
+
+
+def record_image_hash(
+    session: Session, voucher: Voucher, value: str, *, row: VoucherImageHash | None = None
+) -> None:
+    """Store (or replace, for a re-processed image) the voucher's image hash and its bands."""
     if row is None:
-        row = VoucherImageHash(voucher_id=voucher.id, dhash=value, branch_id=voucher.branch_id)
+        row = session.get(VoucherImageHash, voucher.id)
+    if row is None:
+        row = VoucherImageHash(voucher_id=voucher.id, branch_id=voucher.branch_id)
         session.add(row)
+    row.dhash = value
     row.band0, row.band1, row.band2, row.band3, row.band4 = bands(value)
     row.created_at = voucher.created_at
     session.flush()
-    return value
 
 
 _HASH = VoucherImageHash

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from PIL.Image import DecompressionBombError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,8 @@ from storage.lifecycle import VoucherStatus, move_to
 from storage.models import Voucher
 from storage.settings import Settings
 from storage.voucher_types import active_definitions
+from verification.image_hash import dhash_hex
+from verification.risk import record_image_hash
 from workers.pipeline import process_scan
 from workers.readings import FieldReading, field_readings, make_ocr_callback, verify_qr
 
@@ -39,6 +42,7 @@ class ImagingOutcome:
     qr_status: str | None = None
     registered_key: str | None = None
     seal_key: str | None = None
+    dhash: str | None = None  # of the registered image (else the original), as risk reads it
     slice_keys: dict[str, str] = field(default_factory=dict)
     readings: dict[str, FieldReading] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -100,11 +104,19 @@ def run_pipeline(
             outcome.seal_key = key
         else:
             outcome.slice_keys[name] = key
+    hashed = original
     if result.registered is not None:
         ok, buf = cv2.imencode(".jpg", result.registered, [cv2.IMWRITE_JPEG_QUALITY, 88])
         if ok:
             outcome.registered_key = f"registered/{voucher_id}/v{image_version}.jpg"
-            blobs.put_bytes(outcome.registered_key, buf.tobytes(), "image/jpeg")
+            hashed = buf.tobytes()
+            blobs.put_bytes(outcome.registered_key, hashed, "image/jpeg")
+    # The near-duplicate check's hash, of the bytes it would otherwise read back at the end of
+    # entry (verification.risk.ensure_image_hash): here the JPEG is in memory already.
+    try:
+        outcome.dhash = dhash_hex(hashed)
+    except (OSError, ValueError, DecompressionBombError):  # the check hashes it later, or not
+        outcome.dhash = None
     if result.form and result.form in definitions:
         outcome.readings = field_readings(result, definitions[result.form], qr)
     return outcome
@@ -124,6 +136,8 @@ def apply_outcome(
     voucher.registered_key = outcome.registered_key
     voucher.seal_key = outcome.seal_key
     voucher.processing_ms = outcome.timings_ms
+    if outcome.dhash is not None:
+        record_image_hash(session, voucher, outcome.dhash)
     if outcome.rejected:
         move_to(
             session,

@@ -86,6 +86,40 @@ def test_imaging_job_again_replaces_results(client, pg_inline_env, scans) -> Non
     assert process_voucher(vid) == "already_done"
 
 
+def test_imaging_job_hashes_the_registered_image_for_the_duplicate_check(
+    client, pg_inline_env, scans
+) -> None:  # noqa: ANN001
+    """The near-duplicate check's dHash is the imaging job's, of the registered image: the end
+    of entry reads it instead of fetching and decoding the image again; a re-run replaces it."""
+    from storage.verification_models import VoucherImageHash
+    from verification.image_hash import bands, dhash_hex
+    from verification.risk import ensure_image_hash
+
+    url = pg_inline_env["database_url"]
+    blobs = make_blob_store(get_settings())
+    vid = upload(client, scans[2])
+    with db_session(url) as s:
+        voucher = s.get(Voucher, uuid.UUID(vid))
+        row = s.get(VoucherImageHash, voucher.id)
+        assert voucher.registered_key and row is not None
+        assert row.dhash == dhash_hex(blobs.get_bytes(voucher.registered_key))
+        assert (row.band0, row.band1, row.band2, row.band3, row.band4) == bands(row.dhash)
+        row.dhash, row.band0 = "0" * 16, 0  # then a re-run of the job must put it right
+        voucher.status = VoucherStatus.PROCESSING
+        s.commit()
+    assert process_voucher(vid) == VoucherStatus.AWAITING_ENTRY
+    with db_session(url) as s:
+        voucher = s.get(Voucher, uuid.UUID(vid))
+        expected = dhash_hex(blobs.get_bytes(voucher.registered_key))
+        assert s.get(VoucherImageHash, voucher.id).dhash == expected
+
+        def no_fetch(_key: str) -> bytes:
+            raise AssertionError("the hash is stored: no image read")
+
+        blobs.get_bytes = no_fetch
+        assert ensure_image_hash(s, voucher, blobs) == expected
+
+
 def test_imaging_job_blurred_scan_returned_for_rescan(client, pg_inline_env, scans) -> None:  # noqa: ANN001
     img = cv2.imread(str(scans[1]))
     blurred = cv2.GaussianBlur(img, (0, 0), 5)
