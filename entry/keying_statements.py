@@ -1,4 +1,4 @@
-"""A slice key's writes on PostgreSQL as two statements instead of five (data-modifying CTEs).
+"""A slice key's writes on PostgreSQL in three statements instead of nine (data-modifying CTEs).
 
 The general path (entry.submission, and SQLite) records the key, closes the task, locks the
 voucher, reads the field's live keys and appends the audit event one statement each. Here:

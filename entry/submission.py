@@ -136,7 +136,7 @@ def submit_task(
     }
     look = SettleAndLook()  # what a settlement there read (nothing on the general path)
     if len(rows) == 1 and is_postgres(session):
-        # One slice key (the hot path): two statements instead of five (keying_statements).
+        # One slice key (the hot path): fewer statements (entry.keying_statements).
         voucher = record_key_locking_voucher(session, task, rows[0], user_id=user.id)
         _still_in_entry(voucher)
         (field,) = (f for f, *_ in recorded)
