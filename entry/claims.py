@@ -101,6 +101,7 @@ def claimable(kinds: tuple[str, ...], task=EntryTask):  # noqa: ANN001, ANN202
         clauses.append(
             select(verdict)
             .where(seen.voucher_id == task.voucher_id, seen.user_id == uid)
+            .correlate(task)
             .scalar_subquery()
         )
     return and_(*clauses)
@@ -109,7 +110,10 @@ def claimable(kinds: tuple[str, ...], task=EntryTask):  # noqa: ANN001, ANN202
 # The voucher type's version as a scalar sub-select, not a join: a fourth joined relation
 # doubled the time PostgreSQL takes to plan the claim (which it plans on every execution).
 _FORM_VERSION = (
-    select(VoucherType.version).where(VoucherType.name == Voucher.form).scalar_subquery()
+    select(VoucherType.version)
+    .where(VoucherType.name == Voucher.form)
+    .correlate(Voucher)
+    .scalar_subquery()
 )
 
 
@@ -320,6 +324,7 @@ def _slice_lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
     before = (
         select(func.json_agg(func.json_build_array(seen.user_id, seen.field_id, seen.field_group)))
         .where(seen.voucher_id == lease.c.voucher_id)
+        .correlate(lease)
         .scalar_subquery()
     )
     version = select(VoucherType.version).where(VoucherType.name == bindparam("form_name"))
@@ -426,7 +431,11 @@ def _submitted_task_query(lock: bool):  # noqa: ANN202
         return query.add_columns(VoucherField).outerjoin(
             VoucherField, VoucherField.id == EntryTask.field_id
         )
-    field = select(VoucherField).where(VoucherField.id == EntryTask.field_id)
+    # Correlated explicitly: left to auto-correlation, one compile of this statement in an API
+    # process under load (its first, with other threads compiling) correlated voucher_field
+    # away as well and failed ("returned no FROM clauses due to auto-correlation"), once in
+    # about forty benchmark runs; not reproduced alone.
+    field = select(VoucherField).where(VoucherField.id == EntryTask.field_id).correlate(EntryTask)
     slice_field = aliased(VoucherField, field.with_for_update(key_share=True).lateral("field"))
     query = query.add_columns(slice_field).outerjoin(slice_field, true())
     return query.with_for_update(of=EntryTask, key_share=True)

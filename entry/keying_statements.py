@@ -99,14 +99,19 @@ def _settle_statement():  # noqa: ANN202
         for name, outcome in (("agreed", "agreed"), ("lost", "lost"))
     ]
     other = field.alias("other")
-    pending_left = exists().where(
-        other.c.voucher_id == field.c.voucher_id,
-        other.c.status == "pending",
-        other.c.id != field.c.id,
+    pending_left = (
+        exists()
+        .where(
+            other.c.voucher_id == field.c.voucher_id,
+            other.c.status == "pending",
+            other.c.id != field.c.id,
+        )
+        .correlate(field)
     )
     open_left = (
         select(func.count())
         .where(task.c.field_id == field.c.id, task.c.status.in_(OPEN_STATES))
+        .correlate(field)
         .scalar_subquery()
     )
     return (
