@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, null, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
@@ -408,16 +408,25 @@ class LockedTask:
     field: VoucherField | None  # a slice task's field, locked after the task
 
 
-@lru_cache(maxsize=2)
-def _submitted_task_query(lock: bool):  # noqa: ANN202
+@lru_cache(maxsize=4)
+def _submitted_task_query(lock: bool, slice_task: bool):  # noqa: ANN202
     """The task (locked), its voucher's entry and form version, and a slice task's field row.
 
-    The field comes from a LATERAL sub-select that locks it itself (a row lock cannot apply to
-    the nullable side of an outer join): one statement instead of two on every slice key. The
-    field's row is locked just before the task's here, the other way round from lock_fields. No
-    cycle follows: a transaction waiting for a field row holds at most its own task, and another
-    one waits for that task only once its lease has expired, when the submission stops at the
-    lease check before it takes the voucher (cancellations skip locked tasks).
+    On PostgreSQL a slice task's field is inner-joined and locked in the same statement, the
+    task FOR NO KEY UPDATE and the field FOR KEY SHARE (a settlement, which updates the field
+    under the voucher lock, is not blocked by it; a row lock cannot apply to the nullable side
+    of an outer join, hence the inner join). The field's row is locked with the task's here,
+    the other way round from lock_fields. No cycle follows: a transaction waiting for a field row
+    holds at most its own task, and another one waits for that task only once its lease has
+    expired, when the submission stops at the lease check before it takes the voucher
+    (cancellations skip locked tasks). A whole-voucher task has no field: that query finds no
+    row, and the one without the field (`slice_task` False) reads it.
+
+    (Until session 7 the field came from a LATERAL sub-select of an aliased entity. Under load,
+    in a process's first compiles, that statement once failed to compile and once loaded a
+    field object whose name belonged to the voucher's previous field, so that key was judged
+    under the wrong field's policy: an inner join, with no aliasing or correlation, leaves
+    nothing to work out at compile time.)
     """
     query = (
         select(EntryTask, VoucherEntry, Voucher.form, VoucherType.version)
@@ -427,24 +436,27 @@ def _submitted_task_query(lock: bool):  # noqa: ANN202
         .where(EntryTask.id == bindparam("tid"))
         .execution_options(populate_existing=True)
     )
-    if not lock:  # SQLite: no row locks, and no LATERAL
+    if not lock:  # SQLite: no row locks
         return query.add_columns(VoucherField).outerjoin(
             VoucherField, VoucherField.id == EntryTask.field_id
         )
-    # Correlated explicitly: left to auto-correlation, one compile of this statement in an API
-    # process under load (its first, with other threads compiling) correlated voucher_field
-    # away as well and failed ("returned no FROM clauses due to auto-correlation"), once in
-    # about forty benchmark runs; not reproduced alone.
-    field = select(VoucherField).where(VoucherField.id == EntryTask.field_id).correlate(EntryTask)
-    slice_field = aliased(VoucherField, field.with_for_update(key_share=True).lateral("field"))
-    query = query.add_columns(slice_field).outerjoin(slice_field, true())
-    return query.with_for_update(of=EntryTask, key_share=True)
+    if not slice_task:
+        return query.add_columns(null()).with_for_update(of=EntryTask, key_share=True)
+    return (
+        query.add_columns(VoucherField)
+        .join(VoucherField, VoucherField.id == EntryTask.field_id)
+        .with_for_update(of=EntryTask, key_share=True)
+        .suffix_with("FOR KEY SHARE OF voucher_field")
+    )
 
 
 def lock_submitted_task(session: Session, task_id: int, user: User, token: int) -> LockedTask:
     """lock_leased_task, reading the voucher's entry, form (and its version) and a slice task's
     field (locked) in one query."""
-    row = session.execute(_submitted_task_query(is_postgres(session)), {"tid": task_id}).first()
+    pg, params = is_postgres(session), {"tid": task_id}
+    row = session.execute(_submitted_task_query(pg, True), params).first()
+    if row is None and pg:  # a whole-voucher task (no field), or no such task
+        row = session.execute(_submitted_task_query(pg, False), params).first()
     if row is None:
         raise TaskNotFoundError("任务不存在")
     _check_lease(row[0], user, token)
