@@ -481,6 +481,24 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
                 "having count(*) > 1) x"
             )
         ).scalar()
+        # Each submission's audit event names the fields its task is for (a cross-check of what
+        # the server loaded against what the task row says), and no field waits without a task.
+        misnamed = s.execute(
+            text(
+                "select count(*) from voucher_event e "
+                "join entry_task t on t.id = (e.details->>'task')::int "
+                "join voucher_field f on f.id = t.field_id "
+                "where e.kind = 'entry_key_submitted' and (e.details->'fields'->>0) <> f.name"
+            )
+        ).scalar()
+        taskless = s.execute(
+            text(
+                "select count(*) from voucher_field f join voucher v on v.id = f.voucher_id "
+                "where v.status = 'awaiting_entry' and f.status = 'pending' and not exists ("
+                "select 1 from entry_task t where t.voucher_id = f.voucher_id "
+                "and t.status in ('open', 'leased') and (t.field_id = f.id or t.field_id is null))"
+            )
+        ).scalar()
     wrong = sum(1 for vid, name, value in settled if (value or "") != truth.fields[(vid, name)][0])
     n_fields = len(truth.fields)
     pairs = sorted(stats.pairs_ms)
@@ -530,6 +548,8 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "load_generator_longest_gc_ms": stats.client_gc_longest_ms,
         "tasks_handed_out_twice_client": dup,
         "claims_with_same_token_server": claimed_twice,
+        "events_naming_another_field": misnamed,
+        "pending_fields_without_task": taskless,
         "wall_s": round(wall, 1),
     }
     out.print("[bold]Entry simulation[/bold] — OCR values are SIMULATED (not the image pipeline)")
