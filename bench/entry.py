@@ -200,8 +200,9 @@ def make_vouchers(url: str, blobs: LocalBlobStore, opts: Options, truth: Truth, 
             s.flush()
             # The imaging job stores each scan's dHash (workers.imaging_job); these stand-ins
             # share one tiny image, so each gets a hash of its own, as distinct scans would:
-            # one shared hash made every voucher a near-duplicate of all before it.
-            record_image_hash(s, v, f"{rng.getrandbits(64):016x}")
+            # one shared hash made every voucher a near-duplicate of all before it. Taken from
+            # the voucher's random id, not `rng`: the vouchers' fills stay what they were.
+            record_image_hash(s, v, f"{vid.int & (2**64 - 1):016x}")
             for f in form["fields"]:
                 canonical = fills[f["name"]].canonical
                 choices = list(f.get("choices") or [])

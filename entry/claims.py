@@ -405,7 +405,7 @@ class LockedTask:
     entry: VoucherEntry | None
     form: str | None
     form_version: int | None
-    field: VoucherField | None  # a slice task's field, locked after the task
+    field: VoucherField | None  # a slice task's field, locked with the task
 
 
 @lru_cache(maxsize=4)
@@ -420,13 +420,8 @@ def _submitted_task_query(lock: bool, slice_task: bool):  # noqa: ANN202
     holds at most its own task, and another one waits for that task only once its lease has
     expired, when the submission stops at the lease check before it takes the voucher
     (cancellations skip locked tasks). A whole-voucher task has no field: that query finds no
-    row, and the one without the field (`slice_task` False) reads it.
-
-    (Until session 7 the field came from a LATERAL sub-select of an aliased entity. Under load,
-    in a process's first compiles, that statement once failed to compile and once loaded a
-    field object whose name belonged to the voucher's previous field, so that key was judged
-    under the wrong field's policy: an inner join, with no aliasing or correlation, leaves
-    nothing to work out at compile time.)
+    row, and the one without the field (`slice_task` False) reads it. A plain join, not a
+    LATERAL sub-select of an aliased entity: that one misbehaved under load (docs/decisions.md).
     """
     query = (
         select(EntryTask, VoucherEntry, Voucher.form, VoucherType.version)

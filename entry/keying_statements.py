@@ -29,21 +29,8 @@ from storage.entry_models import EntryKey, EntryTask
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
 
-_KEY_COLUMNS = (
-    "task_id",
-    "voucher_id",
-    "field_id",
-    "keyer_id",
-    "kind",
-    "raw",
-    "value",
-    "flag",
-    "warning_confirmed",
-    "keystrokes",
-    "duration_ms",
-    "outcome",
-    "keyed_at",
-)
+# A key row's columns: what entry.submission writes for each key.
+_KEY_COLUMNS = tuple(c.key for c in EntryKey.__table__.c if not c.primary_key)
 
 
 @lru_cache(maxsize=1)

@@ -196,3 +196,19 @@ def test_a_key_for_a_voucher_that_left_entry_is_refused_and_nothing_is_written(
         assert not s.scalars(
             select(VoucherEvent).where(VoucherEvent.kind == "entry_key_submitted")
         ).all()
+
+
+def test_a_key_for_an_unknown_task_is_refused_and_nothing_is_written(client, pg_inline_env) -> None:  # noqa: ANN001
+    """On PostgreSQL the submission looks for a slice task, then for a whole-voucher one: a
+    task that is neither is a clear 404, with nothing written."""
+    url = pg_inline_env["database_url"]
+    make_voucher(url, client.app.state.blobs, form="deposit_slip")
+    k1 = login(client, "keyer1")
+    r = client.post("/api/entry/tasks/987654", json={"token": 1, "value": "1"}, headers=k1)
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "task_not_found"
+    with session_scope(url) as s:
+        assert s.scalar(select(func.count()).select_from(EntryKey)) == 0
+        assert not s.scalars(
+            select(VoucherEvent).where(VoucherEvent.kind == "entry_key_submitted")
+        ).all()
