@@ -37,7 +37,7 @@ from authorization.maker_checker import (
 from authorization.posting import create_outbox, serial_taken_by_other
 from storage.audit import CHAIN_COLUMNS, append_event, append_event_now
 from storage.authorization_models import AuthorizationDecision, AuthorizationTask, PostingOutbox
-from storage.db import is_postgres
+from storage.db import end_unwritten, is_postgres
 from storage.errors import ConflictError, InvalidInputError, NotFoundError
 from storage.imaging_models import VoucherField
 from storage.lifecycle import VoucherStatus, move_to_now
@@ -114,7 +114,7 @@ def claim_next(
         _candidates(bool(queue)).with_for_update(skip_locked=True, of=AuthorizationTask), params
     )
     if task is None:
-        session.rollback()
+        end_unwritten(session)
         return None
     previous = task.claimed_by_id if task.status == "claimed" else None
     task.status = "claimed"
@@ -232,7 +232,7 @@ def _claim_next_pg(
     stmt = _claim_statement_pg("queue_name" in params)
     row = session.connection().execute(stmt, params).mappings().first()
     if row is None:
-        session.rollback()
+        end_unwritten(session)
         return None
     # The row as a (transient) task: the claim is written, the caller only reads it.
     task = AuthorizationTask(**{c.key: row[c.key] for c in AuthorizationTask.__table__.c})

@@ -24,7 +24,7 @@ from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
 from entry.forms import UNKNOWN
 from storage.audit import CHAIN_COLUMNS, append_event_now, event_ctes, event_params, event_written
-from storage.db import is_postgres
+from storage.db import end_unwritten, is_postgres
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField, VoucherType
 from storage.models import User, Voucher, utcnow
@@ -244,7 +244,7 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
             return None
         task_id, kind, token, field_id, voucher, *version_and_field = row
         if voucher is None or voucher.status != "awaiting_entry":  # it left entry meanwhile
-            session.rollback()
+            end_unwritten(session)
             continue
         if locking and field_id is not None:
             claim = _take_slice_pg(session, user, (task_id, kind, token), voucher, kinds, pool)
@@ -256,7 +256,7 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
                 claim.form_version = version
         if claim is not None:
             return claim
-        session.rollback()  # another claim took it between our statements: release, look again
+        end_unwritten(session)  # another claim took it between our statements: look again
     return None
 
 

@@ -24,8 +24,9 @@ from entry.keying_statements import (
 from entry.settlement import evaluate_field
 from entry.tasks import cancel_open_tasks, close_task, close_task_now
 from storage.audit import append_event_now
-from storage.db import is_postgres
-from storage.entry_models import EntryKey
+from storage.db import end_unwritten, is_postgres
+from storage.entry_models import EntryKey, EntryTask, VoucherEntry
+from storage.errors import DomainError
 from storage.imaging_models import VoucherField
 from storage.models import User, Voucher, utcnow
 
@@ -70,6 +71,15 @@ def checked_value(spec, key: KeyInput) -> tuple[str | None, bool]:  # noqa: ANN0
     return result.value, bool(result.warning_code)
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A submission that passed every check before its first write."""
+
+    task: EntryTask
+    entry: VoucherEntry | None
+    recorded: list[tuple[VoucherField, str | None, bool, KeyInput]]
+
+
 def submit_task(
     session: Session,
     user: User,
@@ -80,35 +90,16 @@ def submit_task(
     keys: dict[str, KeyInput] | None = None,
 ) -> SubmitOutcome:
     """Record a keyer's key(s) for a leased task and act on the comparison. Caller commits."""
-    locked = lock_submitted_task(session, task_id, user, token)
-    task, entry = locked.task, locked.entry
-    if task.kind == "arbitrate":
-        raise TaskClosedError("仲裁任务请使用仲裁接口", code="wrong_endpoint")
-    definition = form_definition(session, locked.form, version=locked.form_version)
-    if task.kind == "whole_voucher":
-        fields = lock_fields(session, _pending_field_ids(session, task.voucher_id))
-        targets = [(f, (keys or {}).get(f.name, KeyInput())) for f in fields]
-    else:
-        field = locked.field  # read and locked with the task (the foreign key keeps it there)
-        if field.status != "pending":
-            # Settled meanwhile (an arbiter, a re-key): this key is no longer needed.
-            close_task(task, user_id=user.id, status="cancelled")
-            return SubmitOutcome(task.id, {field.name: "already_settled"}, None)
-        targets = [(field, key or KeyInput())]
-    errors: dict[str, dict] = {}
-    recorded: list[tuple[VoucherField, str | None, bool, KeyInput]] = []
-    for field, k in targets:
-        try:
-            value, confirmed = checked_value(spec_of(definition, field), k)
-        except KeyRefusedError as exc:
-            errors[field.name] = {"code": exc.code, "message": exc.message, **exc.details}
-            continue
-        recorded.append((field, value, confirmed, k))
-    if errors:
-        if len(targets) == 1:
-            (only,) = errors.values()
-            raise KeyRefusedError(only["message"], code=only["code"], details=only)
-        raise KeyRefusedError("部分字段无效", code="invalid_values", details={"fields": errors})
+    try:
+        checked = _check_submission(session, user, task_id, token, key, keys)
+    except DomainError:
+        # Refused before anything was written (lease, token, a value's check): end the
+        # transaction without a ROLLBACK, which would cost the connection its prepared statements.
+        end_unwritten(session)
+        raise
+    if isinstance(checked, SubmitOutcome):
+        return checked
+    task, entry, recorded = checked.task, checked.entry, checked.recorded
     now = utcnow()
     rows = [
         {
@@ -165,6 +156,48 @@ def submit_task(
         # Only a settlement can finish the voucher: a field still waiting keeps it in entry.
         state = finish_when_settled(session, voucher, actor_id=user.id, pending=look.pending_left)
     return SubmitOutcome(task.id, actions, state)
+
+
+def _check_submission(
+    session: Session,
+    user: User,
+    task_id: int,
+    token: int,
+    key: KeyInput | None,
+    keys: dict[str, KeyInput] | None,
+) -> _Checked | SubmitOutcome:
+    """Lock the task, check its lease and validate every value; write nothing, except that a
+    slice whose field settled meanwhile closes its task and answers (a SubmitOutcome)."""
+    locked = lock_submitted_task(session, task_id, user, token)
+    task, entry = locked.task, locked.entry
+    if task.kind == "arbitrate":
+        raise TaskClosedError("仲裁任务请使用仲裁接口", code="wrong_endpoint")
+    definition = form_definition(session, locked.form, version=locked.form_version)
+    if task.kind == "whole_voucher":
+        fields = lock_fields(session, _pending_field_ids(session, task.voucher_id))
+        targets = [(f, (keys or {}).get(f.name, KeyInput())) for f in fields]
+    else:
+        field = locked.field  # read and locked with the task (the foreign key keeps it there)
+        if field.status != "pending":
+            # Settled meanwhile (an arbiter, a re-key): this key is no longer needed.
+            close_task(task, user_id=user.id, status="cancelled")
+            return SubmitOutcome(task.id, {field.name: "already_settled"}, None)
+        targets = [(field, key or KeyInput())]
+    errors: dict[str, dict] = {}
+    recorded: list[tuple[VoucherField, str | None, bool, KeyInput]] = []
+    for field, k in targets:
+        try:
+            value, confirmed = checked_value(spec_of(definition, field), k)
+        except KeyRefusedError as exc:
+            errors[field.name] = {"code": exc.code, "message": exc.message, **exc.details}
+            continue
+        recorded.append((field, value, confirmed, k))
+    if errors:
+        if len(targets) == 1:
+            (only,) = errors.values()
+            raise KeyRefusedError(only["message"], code=only["code"], details=only)
+        raise KeyRefusedError("部分字段无效", code="invalid_values", details={"fields": errors})
+    return _Checked(task, entry, recorded)
 
 
 def _still_in_entry(voucher: Voucher) -> None:

@@ -9,6 +9,7 @@ from api.deps import SessionDep, require_roles
 from api.routes.entry import TaskOut, task_out
 from entry.arbitration import arbitration_view, decide
 from entry.claims import claim_next, sweep_stranded
+from storage.db import end_unwritten
 from storage.models import User
 
 router = APIRouter(prefix="/api/arbitration", tags=["arbitration"])
@@ -46,7 +47,7 @@ def next_arbitration(user: Arbiter, session: SessionDep) -> ArbitrationTaskOut |
         session.commit()
     claim = claim_next(session, user, kinds=("arbitrate",))
     if claim is None:
-        session.rollback()
+        end_unwritten(session)
         return Response(status_code=204)
     view = arbitration_view(session, claim.task)
     out = ArbitrationTaskOut(

@@ -23,6 +23,7 @@ from entry.fieldtypes import FieldSpec, validate_keyed
 from entry.forms import form_definition, spec_of
 from entry.submission import KeyInput, submit_task
 from storage.audit import append_event
+from storage.db import end_unwritten
 from storage.entry_models import EntryTask
 from storage.errors import InvalidInputError, NotFoundError
 from storage.imaging_models import VoucherField
@@ -127,7 +128,7 @@ def next_task(request: Request, session: SessionDep) -> Response:
     user = caller_with_role(request, session, "keyer")
     claim = claim_next(session, user, kinds=KEYER_KINDS)
     if claim is None:
-        session.rollback()
+        end_unwritten(session)
         return Response(status_code=204)
     out = task_out(session, claim)
     session.commit()
@@ -169,7 +170,7 @@ def _claim_following(session, user) -> TaskOut | None:  # noqa: ANN001
     try:
         claim = claim_next(session, user, kinds=KEYER_KINDS)
         if claim is None:
-            session.rollback()
+            end_unwritten(session)
             return None
         out = task_out(session, claim)
         session.commit()
