@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.sessions import resolve_token
 from storage.after_commit import defer_until_response, run_deferred
 from storage.blobs import BlobStore
-from storage.db import get_sessionmaker
+from storage.db import get_request_sessionmaker
 from storage.errors import AuthenticationError, PermissionDeniedError
 from storage.models import AuthSession, User
 from storage.settings import Settings
@@ -38,9 +38,11 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """A session per request. Opening one does no I/O (it connects on first use), and a handler
-    that committed leaves nothing to roll back; only then is closing done in a worker thread."""
-    session = get_sessionmaker(request.app.state.settings.effective_database_url)()
+    """A session per request, holding one connection from its first statement to the end of the
+    request (storage.db.RequestSession). Opening one does no I/O (it connects on first use), and
+    a handler that committed leaves nothing to roll back; only then is closing done in a worker
+    thread (handing a connection back to the pool without a transaction is no I/O)."""
+    session = get_request_sessionmaker(request.app.state.settings.effective_database_url)()
     try:
         yield session
     finally:

@@ -55,7 +55,7 @@ def forget_pool() -> None:
 
 def load_pool(session: Session) -> tuple[list[int], int]:
     """The active keyers and the per-group quota (one query, kept POOL_TTL_S seconds)."""
-    key = session.get_bind()
+    key = session.get_bind().engine
     now = _clock()
     hit = _pool_cache.get(key)
     if hit is not None and hit[0] > now:

@@ -3,8 +3,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -27,6 +28,42 @@ def get_engine(url: str) -> Engine:
 @lru_cache(maxsize=8)
 def get_sessionmaker(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+class RequestSession(Session):
+    """A session that keeps the pooled connection it first used until it is closed, across its
+    transactions. A keyer's submission commits the key, then claims the next task in a second
+    transaction: a plain session checks a connection out of the pool for each, and every
+    checkout pings the server (pool_pre_ping), one round trip more per transaction. Meant for
+    short-lived sessions (one per API request): an idle one would keep its connection.
+
+    `get_bind()` answers the held connection, which has the engine's dialect; what is cached per
+    database keys by `.engine`, the same for an engine and its connections."""
+
+    _held: Connection | None = None
+
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Connection:  # type: ignore[override]
+        held = self._held
+        if kw.get("bind") is not None:
+            return super().get_bind(mapper, **kw)
+        if held is None or held.closed or held.invalidated:
+            engine = super().get_bind(mapper, **kw)
+            held = self._held = engine if isinstance(engine, Connection) else engine.connect()
+        return held
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            held, self._held = self._held, None
+            if held is not None:
+                held.close()
+
+
+@lru_cache(maxsize=8)
+def get_request_sessionmaker(url: str) -> sessionmaker[RequestSession]:
+    """Sessions for API requests (RequestSession)."""
+    return sessionmaker(bind=get_engine(url), class_=RequestSession, expire_on_commit=False)
 
 
 @contextmanager
