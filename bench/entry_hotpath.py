@@ -49,6 +49,29 @@ def _key(url: str, truth: Truth, task: dict) -> dict:
     return submit_body(task, values)
 
 
+def plan_counts(engine) -> dict[int, tuple[int, int]]:  # noqa: ANN001
+    """Generic and custom plans so far of the prepared statements of every idle pooled
+    connection, by server process (pg_prepared_statements is per connection). A custom plan is
+    made at each execution; a generic one once, then reused."""
+    conns = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        out = {}
+        for conn in conns:
+            pid, generic, custom = conn.execute(_PLANS).one()
+            out[pid] = (int(generic), int(custom))
+            conn.rollback()
+        return out
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+_PLANS = text(
+    "SELECT pg_backend_pid(), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+    "FROM pg_prepared_statements"
+)
+
+
 def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -> None:
     name, url = create_database()
     data_dir = tempfile.mkdtemp(prefix="vf_hotpath_")
@@ -75,11 +98,12 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
 
         get_settings.cache_clear()
         engine = get_engine(url)
-        counts = {"stmts": 0, "commits": 0}
+        counts = {"stmts": 0, "commits": 0, "all": 0}  # all: every statement of the loop
         seen: list[str] = []
 
         def on_execute(_conn, _cursor, statement, *_a: object) -> None:  # noqa: ANN001
             counts["stmts"] += 1
+            counts["all"] += 1
             seen.append(" ".join(statement.split())[:150])
 
         def on_commit(*_a: object) -> None:
@@ -100,6 +124,8 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
             if counter:
                 counter.reset()  # the logins above not counted
             ref = [reference_loop_ms()]  # before and after the measured loop, not in it
+            plans0 = plan_counts(engine)
+            counts["all"] = 0
             pg0, cpu0, wall0 = pg_backend_cpu(name), time.process_time(), time.perf_counter()
             idle = 0
             while idle < keyers:
@@ -130,6 +156,7 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
                     commits.append(counts["commits"])
             if counter:
                 counter.remove()
+            plans1 = plan_counts(engine)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             ref.append(reference_loop_ms())
             pg = sum(c - pg0.get(pid, 0.0) for pid, c in pg_backend_cpu(name).items())
@@ -149,6 +176,13 @@ def run(vouchers: int, keyers: int, trace: int = 0, count_calls: bool = False) -
             f"  CPU per key: this process {cpu / n * 1000:.2f} ms (app + TestClient), "
             f"PostgreSQL {pg / n * 1000:.2f} ms; reference loop {ref_ms:.1f} ms "
             f"-> {cpu / n * 1000 / ref_ms:.3f} reference loops per key"
+        )
+        generic = sum(g - plans0.get(pid, (0, 0))[0] for pid, (g, _) in plans1.items())
+        custom = sum(c - plans0.get(pid, (0, 0))[1] for pid, (_, c) in plans1.items())
+        print(
+            f"  prepared statements' executions per key: {generic / n:.2f} on a generic plan, "
+            f"{custom / n:.2f} planned at execution (custom plans); "
+            f"{(counts['all'] - generic - custom) / n:.2f} unprepared"
         )
         if counter:
             print(f"  per key: {counter.summary(n)}")

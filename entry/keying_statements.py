@@ -28,6 +28,7 @@ from storage.audit import event_ctes, event_params, event_written
 from storage.entry_models import EntryKey, EntryTask
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
+from storage.sql_literals import sql_literal
 
 # A key row's columns: what entry.submission writes for each key.
 _KEY_COLUMNS = tuple(c.key for c in EntryKey.__table__.c if not c.primary_key)
@@ -76,12 +77,17 @@ def live_keys_with_event(
 
 @lru_cache(maxsize=1)
 def _settle_statement():  # noqa: ANN202
+    """The settlement's one statement. Constants are written into the text (sql_literal) and the
+    keys' updates also name the field, so that the plan does not hinge on the parameters:
+    PostgreSQL then keeps one generic plan for it. With the statuses bound and only the key ids
+    (an array of unknown length) to find the keys by, the generic plan looked dearer than a
+    custom one and the statement was planned afresh on every settlement (0.2-0.3 ms)."""
     field, key, task = VoucherField.__table__, EntryKey.__table__, EntryTask.__table__
     ids = ARRAY(Integer)
     outcomes = [
         update(key)
-        .where(key.c.id == any_(bindparam(name, type_=ids)))
-        .values(outcome=outcome)
+        .where(key.c.field_id == bindparam("fid"), key.c.id == any_(bindparam(name, type_=ids)))
+        .values(outcome=sql_literal(outcome))
         .cte(name)
         for name, outcome in (("agreed", "agreed"), ("lost", "lost"))
     ]
@@ -90,21 +96,29 @@ def _settle_statement():  # noqa: ANN202
         exists()
         .where(
             other.c.voucher_id == field.c.voucher_id,
-            other.c.status == "pending",
+            other.c.status == sql_literal("pending"),
             other.c.id != field.c.id,
         )
         .correlate(field)
     )
     open_left = (
         select(func.count())
-        .where(task.c.field_id == field.c.id, task.c.status.in_(OPEN_STATES))
+        .where(
+            task.c.field_id == field.c.id,
+            task.c.status.in_([sql_literal(state) for state in OPEN_STATES]),
+        )
         .correlate(field)
         .scalar_subquery()
     )
     return (
         update(field)
         .where(field.c.id == bindparam("fid"))
-        .values(value=bindparam("v"), source="keyed", status="settled", settled_at=bindparam("at"))
+        .values(
+            value=bindparam("v"),
+            source=sql_literal("keyed"),
+            status=sql_literal("settled"),
+            settled_at=bindparam("at"),
+        )
         .returning(pending_left.label("pending_left"), open_left.label("open_left"))
         .add_cte(*outcomes)
     )

@@ -11,6 +11,7 @@ from storage.db import is_postgres
 from storage.entry_models import EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
+from storage.sql_literals import sql_literal
 
 OPEN_STATES = ("open", "leased")
 
@@ -83,10 +84,14 @@ def task_closed(task: EntryTask, *, status: str, at: datetime, user_id: int | No
 
 @lru_cache(maxsize=8)
 def _open_tasks_query(one_field: bool, lock: bool):  # noqa: ANN202
-    """Built once per shape, with bound parameters (vid, fid): the keying hot path runs it."""
+    """Built once per shape, with bound parameters (vid, fid) and the states written into the
+    text (storage.sql_literals): the keying hot path runs it."""
     query = (
         select(EntryTask)
-        .where(EntryTask.voucher_id == bindparam("vid"), EntryTask.status.in_(OPEN_STATES))
+        .where(
+            EntryTask.voucher_id == bindparam("vid"),
+            EntryTask.status.in_([sql_literal(state) for state in OPEN_STATES]),
+        )
         .execution_options(populate_existing=True)
     )
     if one_field:
