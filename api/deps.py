@@ -11,7 +11,7 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.sessions import resolve_token
+from api.sessions import resolve_token, resolve_user
 from storage.after_commit import defer_until_response, run_deferred
 from storage.blobs import BlobStore
 from storage.db import get_request_sessionmaker
@@ -79,10 +79,10 @@ def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
 
 
 def caller_with_role(request: Request, session: Session, *roles: str) -> User:
-    """get_auth and require_roles, called inside a plain `def` endpoint: the hot endpoints
+    """get_current_user and require_roles, called inside a plain `def` endpoint: the hot endpoints
     (claim and submit a key, claim and decide an authorization) authenticate in the thread that
     runs them instead of taking a second thread-pool hop for a `def` dependency."""
-    user = get_auth(request, session)[1]
+    user = get_current_user(request, session)
     _check_roles(user, roles)
     return user
 
@@ -90,8 +90,10 @@ def caller_with_role(request: Request, session: Session, *roles: str) -> User:
 AuthDep = Annotated[tuple[AuthSession, User], Depends(get_auth)]
 
 
-async def get_current_user(auth: AuthDep) -> User:
-    return auth[1]
+def get_current_user(request: Request, session: SessionDep) -> User:
+    user = resolve_user(session, _token_from(request))
+    request.state.user_id = user.id
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

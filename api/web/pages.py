@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import SessionDep, SettingsDep
-from api.sessions import login, resolve_token, revoke
+from api.sessions import login, resolve_token, resolve_user, revoke
 from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import home_path, render
 from api.web.security import (
@@ -28,7 +28,7 @@ def start(request: Request, session: SessionDep) -> RedirectResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            _auth, user = resolve_token(session, token)
+            user = resolve_user(session, token)
             return RedirectResponse(home_path(user), status_code=303)
         except AuthenticationError:
             pass

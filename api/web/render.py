@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SessionDep
-from api.sessions import resolve_token
+from api.sessions import resolve_user
 from api.web.i18n import messages_for, request_lang, translator
 from api.web.security import SESSION_COOKIE, request_csrf
 from storage.errors import AuthenticationError, PermissionDeniedError
@@ -103,7 +103,7 @@ def page_user(request: Request, session: SessionDep) -> User:
     if not token:
         raise LoginRequiredError
     try:
-        _auth, user = resolve_token(session, token)
+        user = resolve_user(session, token)
     except AuthenticationError as exc:
         raise LoginRequiredError from exc
     request.state.user_id = user.id
@@ -167,7 +167,7 @@ def _user_quietly(request: Request) -> User | None:
         return None
     try:
         with session_scope(request.app.state.settings.effective_database_url) as session:
-            _auth, user = resolve_token(session, token)
+            user = resolve_user(session, token)
             session.expunge(user)
             return user
     except Exception:

@@ -122,6 +122,39 @@ def test_deactivated_user_refused_on_next_request(client, pg_inline_env):  # noq
     assert r.status_code == 401 and r.json()["error"]["code"] == "user_inactive"
 
 
+@pytest.mark.parametrize("case", ["garbage", "revoked", "expired", "inactive", "wrong_role"])
+def test_a_keyer_endpoint_refuses_a_dead_token_or_a_wrong_role(client, pg_inline_env, case):  # noqa: ANN001
+    """The keying endpoints authenticate through api.sessions.resolve_user (the user alone, the
+    session row as two columns): every refusal resolve_token gives, they give."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.models import AuthSession, User, utcnow
+
+    user = "teller1" if case == "wrong_role" else "keyer1"
+    headers = login(client, user)
+    with db_session(pg_inline_env["database_url"]) as s:
+        if case == "revoked":
+            s.execute(update(AuthSession).values(revoked_at=utcnow()))
+        elif case == "expired":
+            s.execute(update(AuthSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        elif case == "inactive":
+            s.execute(update(User).where(User.username == user).values(active=False))
+        s.commit()
+    if case == "garbage":
+        headers = {"Authorization": "Bearer not-a-token"}
+    r = client.get("/api/entry/next", headers=headers)
+    expected = {
+        "garbage": (401, "invalid_token"),
+        "revoked": (401, "token_revoked"),
+        "expired": (401, "token_expired"),
+        "inactive": (401, "user_inactive"),
+        "wrong_role": (403, "role_forbidden"),
+    }[case]
+    assert (r.status_code, r.json()["error"]["code"]) == expected
+
+
 def test_teller_cannot_read_other_branch_voucher(client, pg_inline_env):  # noqa: ANN001
     t2 = login(client, "teller2")
     r = client.post(
