@@ -86,3 +86,28 @@ def test_an_empty_claim_and_a_refused_key_end_without_a_rollback(client, pg_inli
         assert good.status_code == 200, good.text
     finally:
         event.remove(engine, "rollback", count)
+
+
+def test_the_claims_search_is_planned_at_every_claim_never_prepared(pg_inline_env) -> None:  # noqa: ANN001
+    """The windowed claim search carries storage.db.UNPREPARED: psycopg sends it unnamed, so
+    PostgreSQL plans it with each keyer's values instead of settling on a generic plan, while
+    the statements around it are prepared as usual."""
+    from entry.claims import claim_next
+
+    url = pg_inline_env["database_url"]
+    from storage.blobs import LocalBlobStore
+
+    blobs = LocalBlobStore(pg_inline_env["data_dir"] + "/blobs")
+    for _ in range(3):
+        make_voucher(url, blobs, form="deposit_slip")
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        session = Session(bind=conn)
+        keyers = session.scalars(select(User).where(User.username.like("keyer%"))).all()
+        for i in range(8):  # committed, not rolled back: a rollback drops prepared statements
+            assert claim_next(session, keyers[i % len(keyers)], kinds=("key", "third_key"))
+            session.commit()
+        prepared = conn.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        conn.rollback()
+    assert any(s.lstrip().startswith("WITH lease") for s in prepared)  # prepared as usual
+    assert not any("urgent" in s for s in prepared)
