@@ -62,11 +62,11 @@ class Options:
     vouchers: int = 500
     keyers: int = 50
     arbiters: int = 2
-    # Tellers whose uploads are keyed (at teller1's branch, in turn). One uploader is not what a
-    # central back office sees, and it misleads PostgreSQL: with a single value in the statistics
-    # of voucher.uploaded_by_id, the claim's "not the uploader" clause is estimated to keep no
-    # row for an unknown keyer, the generic plan looks 100 times dearer, and the claim's search
-    # is planned afresh on every execution (docs/decisions.md, "Hot paths").
+    # Tellers whose uploads are keyed (at teller1's branch, in turn), as a central back office
+    # keys many tellers' uploads. With one uploader, voucher.uploaded_by_id has a single value
+    # in PostgreSQL's statistics and the claim's plans are chosen on a skewed estimate: that is
+    # how a slow generic plan of the claim's search stayed hidden (docs/decisions.md, "Hot
+    # paths"). --uploaders 1 gives the old setting.
     uploaders: int = 20
     error_rate: float = 0.02
     correlated: float = 0.3

@@ -1,7 +1,10 @@
-"""Transactions that wrote nothing end with COMMIT (storage.db.end_unwritten): psycopg 3 drops
+"""What keeps a connection's prepared statements, and which statement is kept out of them.
+
+Transactions that wrote nothing end with COMMIT (storage.db.end_unwritten): psycopg 3 drops
 every prepared statement of a connection when a ROLLBACK succeeds on it, so a claim that found
 no work, or a key refused before its first write, must not roll back. Objects the ORM would
-still write are rolled back, never committed by it.
+still write are rolled back, never committed by it. The claim's search is the one hot statement
+sent unprepared (storage.db.UNPREPARED), so that it is planned with each keyer's values.
 """
 
 from sqlalchemy import event, select, text
