@@ -7,30 +7,16 @@ thread pool, and each such hop costs a thread switch per request.
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.sessions import resolve_token, resolve_user
-from storage.after_commit import defer_until_response, run_deferred
 from storage.blobs import BlobStore
 from storage.db import get_request_sessionmaker
 from storage.errors import AuthenticationError, PermissionDeniedError
 from storage.models import AuthSession, User
 from storage.settings import Settings
-
-
-def jobs_after_response(session: Session, background: BackgroundTasks) -> None:
-    """Jobs this request's commits hand off (storage.after_commit) are enqueued once the answer
-    is sent: the caller does not wait on Redis. The enqueue hops to a thread only when a job
-    is waiting (the hop costs about 500 calls)."""
-    deferred = defer_until_response(session)
-
-    async def enqueue() -> None:
-        if deferred:
-            await run_in_threadpool(run_deferred, deferred)
-
-    background.add_task(enqueue)
 
 
 async def get_app_settings(request: Request) -> Settings:

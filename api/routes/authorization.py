@@ -5,12 +5,13 @@ import uuid
 from functools import cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, Uuid, bindparam, func, select
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import Session, load_only
 
-from api.deps import SessionDep, caller_with_role, jobs_after_response, require_roles
+from api.deps import SessionDep, caller_with_role, require_roles
+from api.in_thread import in_thread
 from api.json_answer import json_answer
 from api.schemas import EventOut
 from authorization.claims import (
@@ -120,16 +121,18 @@ def task_view(session, task: AuthorizationTask, *, with_token: bool) -> dict:  #
 
 
 @router.get("/next")
-def get_next(
-    request: Request,
-    session: SessionDep,
-    queue: Annotated[str | None, Query(max_length=32)] = None,
+async def get_next(
+    request: Request, queue: Annotated[str | None, Query(max_length=32)] = None
 ) -> Response:
     """Claim the next voucher (204 when nothing is waiting for this authorizer).
 
     One transaction: the claim, then the view read under the same locks, then one commit.
-    (Settings straight from the app state, the caller authenticated in this thread: no
-    dependency runs in the thread pool.)"""
+    (Settings straight from the app state, the caller authenticated and the session opened
+    and closed in the handler's thread: api.in_thread.)"""
+    return await in_thread(request, _get_next, queue)
+
+
+def _get_next(request: Request, session: Session, queue: str | None) -> Response:
     user = caller_with_role(request, session, "authorizer")
     lease_s = request.app.state.settings.authorization_lease_s
     task = claim_next(session, user, lease_s=lease_s, queue=queue, commit=False)
@@ -153,16 +156,13 @@ def get_task(task_id: int, user: Overseer, session: SessionDep) -> dict:
 
 
 @router.post("/tasks/{task_id}/decision")
-def post_decision(
-    task_id: int,
-    body: DecisionIn,
-    request: Request,
-    session: SessionDep,
-    background: BackgroundTasks,
-) -> Response:
+async def post_decision(task_id: int, body: DecisionIn, request: Request) -> Response:
     """Decide a claimed task. An approval's posting job is enqueued after the answer is sent."""
+    return await in_thread(request, _decide, task_id, body)
+
+
+def _decide(request: Request, session: Session, task_id: int, body: DecisionIn) -> Response:
     user = caller_with_role(request, session, "authorizer")
-    jobs_after_response(session, background)
     task, voucher = decide(
         session,
         user,

@@ -10,11 +10,13 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from api.deps import BlobsDep, CurrentUser, SessionDep, caller_with_role, jobs_after_response
+from api.deps import BlobsDep, CurrentUser, SessionDep, caller_with_role
+from api.in_thread import in_thread
 from api.json_answer import json_answer
 from api.scan_checks import CONTENT_TYPES
 from entry.claims import Claim, claim_next
@@ -124,7 +126,11 @@ def task_out(session, claim: Claim, *, base: str = "/api/entry") -> TaskOut:  # 
 
 
 @router.get("/next", response_model=TaskOut, responses={204: {"description": "no task"}})
-def next_task(request: Request, session: SessionDep) -> Response:
+async def next_task(request: Request) -> Response:
+    return await in_thread(request, _next_task)
+
+
+def _next_task(request: Request, session: Session) -> Response:
     user = caller_with_role(request, session, "keyer")
     claim = claim_next(session, user, kinds=KEYER_KINDS)
     if claim is None:
@@ -136,16 +142,20 @@ def next_task(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/tasks/{task_id}", response_model=SubmitOut)
-def submit(
+async def submit(
     task_id: int,
     body: SubmitIn,
     request: Request,
-    session: SessionDep,
-    background: BackgroundTasks,
     claim_following: bool = Query(False, alias="next"),
 ) -> Response:
+    # A last key's completion job is enqueued after the answer (api.in_thread).
+    return await in_thread(request, _submit, task_id, body, claim_following)
+
+
+def _submit(
+    request: Request, session: Session, task_id: int, body: SubmitIn, claim_following: bool
+) -> Response:
     user = caller_with_role(request, session, "keyer")
-    jobs_after_response(session, background)  # a last key's completion job
     keys = None
     if body.values is not None:
         keys = {name: KeyInput(**k.model_dump()) for name, k in body.values.items()}
