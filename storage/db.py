@@ -1,11 +1,12 @@
 """Engine and session factory. One engine per process; sessions are opened per use case."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 # An execution option: run this statement unprepared on PostgreSQL, so that it is planned with
@@ -23,6 +24,41 @@ def _run_unprepared(cursor, statement, parameters, context) -> bool:  # noqa: AN
     return False
 
 
+# A pooled connection checked in less than this long ago is handed out without a ping.
+PING_AFTER_IDLE_S = 2.0
+_CHECKED_IN = "voucherflow_checked_in"
+
+
+def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine):  # noqa: ANN202
+    """SQLAlchemy's pool_pre_ping, for connections that sat idle: pool_pre_ping pings at every
+    checkout, a round trip to PostgreSQL before each API request's first statement (1.2 per
+    key under bench.entry). A connection handed back less than PING_AFTER_IDLE_S ago was
+    working then; one idle longer (the server restarted, a firewall dropped it, it timed out)
+    is pinged, and if it is gone the pool replaces it (DisconnectionError), as with
+    pool_pre_ping. What this gives up: a server that dies within those seconds fails the next
+    statement on each such connection instead of being caught by the ping; SQLAlchemy then
+    invalidates that connection and every older one of the pool, and the request gets an
+    error (it wrote nothing), as a request in flight when the server went away does."""
+    dialect = engine.dialect
+
+    def ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                raise exc.DisconnectionError() from error
+            raise
+
+    return ping
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -36,9 +72,9 @@ def get_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(
-        url, pool_size=20, max_overflow=30, pool_pre_ping=True, pool_use_lifo=True
-    )
+    engine = create_engine(url, pool_size=20, max_overflow=30, pool_use_lifo=True)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle(engine))
     event.listen(engine, "do_execute", _run_unprepared)
     return engine
 
@@ -51,8 +87,8 @@ def get_sessionmaker(url: str) -> sessionmaker[Session]:
 class RequestSession(Session):
     """A session that keeps the pooled connection it first used until it is closed, across its
     transactions. A keyer's submission commits the key, then claims the next task in a second
-    transaction: a plain session checks a connection out of the pool for each, and every
-    checkout pings the server (pool_pre_ping), one round trip more per transaction. Meant for
+    transaction: a plain session checks a connection out of the pool for each, and a checkout
+    may ping the server (_ping_if_idle), one round trip more per transaction. Meant for
     short-lived sessions (one per API request): an idle one would keep its connection.
 
     `get_bind()` answers the held connection, which has the engine's dialect; what is cached per
