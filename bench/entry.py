@@ -79,6 +79,9 @@ class Options:
     seed: int = 7
     keep_db: bool = False
     timeout_s: float = 900
+    # Seconds between ANALYZEs of the tables keying fills (0: never), as a live system's
+    # autovacuum keeps their statistics current (see analyze_while_keying).
+    analyze_every_s: float = 5.0
     think_ms: float = 0  # mean time a keyer takes to key a slice (uniform 0.5x..1.5x)
     # False (the workstation's way): each submission claims the next task too (?next=true);
     # True: GET /next then POST, two requests per key.
@@ -577,6 +580,11 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         f"forms {', '.join(opts.forms)}, API processes {opts.workers}, "
         f"keying time per slice {opts.think_ms:.0f} ms (mean), "
         + (
+            f"ANALYZE of the keying tables every {opts.analyze_every_s:g} s, "
+            if opts.analyze_every_s
+            else "no ANALYZE while keying, "
+        )
+        + (
             "next and submit as two requests, "
             if opts.two_requests
             else "each submission claims the next task (?next=true; GET /next only after none), "
@@ -631,11 +639,18 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         pg_at_start = pg_backend_cpu(name)
         freeze_long_lived()  # the ground truth and the keyers' clients live to the end
         start = time.perf_counter()
+        analyzed_at = start
         with CpuProbe() as probe, GcPauses() as gc_pauses, Progress(console=out) as progress:
             for th in threads:
                 th.start()
             t = progress.add_task("vouchers through entry", total=opts.vouchers)
             while time.perf_counter() - start < opts.timeout_s:
+                if (
+                    opts.analyze_every_s
+                    and time.perf_counter() - analyzed_at > opts.analyze_every_s
+                ):
+                    analyze_while_keying(url)
+                    analyzed_at = time.perf_counter()
                 left = open_entries(url)
                 progress.update(
                     t,
@@ -669,6 +684,26 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         import redis
 
         redis.Redis.from_url(REDIS).flushdb()
+
+
+# The tables keying fills or churns. A live system's have statistics that follow them.
+_KEYING_TABLES = "entry_task, entry_exposure, entry_key, voucher_field, voucher, voucher_event"
+
+
+def analyze_while_keying(url: str) -> None:
+    """ANALYZE the tables keying fills, as autovacuum does on a live system (it is off on some
+    servers, this machine's included, and a short run would end before its first pass anyway).
+
+    Without it the run's statistics are those of its start, when no key or exposure exists yet.
+    PostgreSQL keeps a prepared statement's generic plan, made on such statistics, until they
+    change: the claim's eligibility check then scanned every exposure row in sequence (8,750 of
+    them, 3 ms) at every task it looked at, which made a generic plan of the claim's search take
+    11 ms where a plan made with current statistics takes well under one (docs/decisions.md,
+    "Hot paths"). Its CPU counts with PostgreSQL's (a backend of the benchmark's database)."""
+    with get_engine(url).connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text(f"ANALYZE {_KEYING_TABLES}")
+        )
 
 
 def _proc_cpu(pid: int) -> float:
@@ -735,6 +770,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--keep-db", action="store_true")
     p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds of keying")
     p.add_argument(
+        "--analyze-every",
+        type=float,
+        default=d.analyze_every_s,
+        help="seconds between ANALYZEs of the keying tables (0: never)",
+    )
+    p.add_argument(
         "--think-ms", type=float, default=d.think_ms, help="mean keying time per slice (ms)"
     )
     p.add_argument(
@@ -757,6 +798,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         seed=a.seed,
         keep_db=a.keep_db,
         timeout_s=a.timeout,
+        analyze_every_s=a.analyze_every,
         think_ms=a.think_ms,
         two_requests=a.two_requests,
     )
