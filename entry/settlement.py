@@ -13,6 +13,7 @@ from entry.tasks import add_task, open_tasks
 from storage.entry_models import EntryKey, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
+from storage.sql_literals import sql_literal
 
 HUMAN_KINDS = ("key", "third_key", "whole_voucher")
 
@@ -64,13 +65,16 @@ def _settle_now(
 
 
 # Hot-path queries are built once, with bound parameters: a query built per call costs its
-# construction and its cache key on every key (about a third of what running it costs).
+# construction and its cache key on every key (about a third of what running it costs). The
+# kinds are written into the text: an IN of bound constants is an "expanding" parameter that
+# SQLAlchemy renders into the statement again at every execution (15 % of this statement's
+# client time under bench.entry).
 LIVE_KEYS = (
     select(EntryKey)
     .where(
         EntryKey.field_id == bindparam("fid"),
-        EntryKey.kind.in_(HUMAN_KINDS),
-        EntryKey.outcome != "superseded",
+        EntryKey.kind.in_([sql_literal(kind) for kind in HUMAN_KINDS]),
+        EntryKey.outcome != sql_literal("superseded"),
     )
     .order_by(EntryKey.id)
 )
