@@ -175,9 +175,13 @@ def _next_query(kinds: tuple[str, ...], locking: bool, windowed: bool):  # noqa:
     if locking:
         query = query.with_for_update(of=Voucher, skip_locked=True, key_share=True)
     if locking and windowed:
-        # Planned at every claim, never on a generic plan: under 50 keyers with 11,000 open
-        # tasks the generic plan took 11 ms per execution against 0.6 ms (plus 0.8 ms of
-        # planning) for plans made with the keyer's own values (docs/decisions.md, "Hot paths").
+        # Planned at every claim, never on a generic plan. A generic plan is kept until the
+        # statistics of its tables change: made while the exposures table was nearly empty, it
+        # scanned that table in full at every task it looked at (11 ms per claim at 11,000
+        # open tasks, where no ANALYZE ran). With current statistics the generic plan is sound
+        # and saves 0.4 ms of planning per claim, but the throughput gain was within the
+        # machine's noise; planning per claim does not depend on autovacuum having caught up
+        # (docs/decisions.md, "Hot paths").
         query = query.execution_options(**{UNPREPARED: True})
     return query
 
