@@ -481,12 +481,32 @@ def open_entries(url: str) -> int:
         )
 
 
+def residual_settled_by(url: str, field_ids: list[int]) -> list[str]:
+    """How each wrongly settled field settled: its source and the kinds of the keys that agreed
+    on the wrong value (an OCR value, a trusted QR value, human keys, an arbiter)."""
+    if not field_ids:
+        return []
+    with session_scope(url) as s:
+        rows = s.execute(
+            select(VoucherField.id, VoucherField.source, EntryKey.kind, EntryKey.outcome)
+            .join(EntryKey, EntryKey.field_id == VoucherField.id, isouter=True)
+            .where(VoucherField.id.in_(field_ids))
+            .order_by(VoucherField.id, EntryKey.id)
+        ).all()
+    by_field: dict[int, tuple[str, list[str]]] = {}
+    for fid, source, kind, outcome in rows:
+        src, keys = by_field.setdefault(fid, (source, []))
+        if kind is not None:
+            keys.append(f"{kind}:{outcome}")
+    return [f"{src} <- {', '.join(keys) or 'no keys'}" for src, keys in by_field.values()]
+
+
 def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out) -> dict:  # noqa: ANN001
     with session_scope(url) as s:
         settled = s.execute(
-            select(VoucherField.voucher_id, VoucherField.name, VoucherField.value).where(
-                VoucherField.status == "settled"
-            )
+            select(
+                VoucherField.voucher_id, VoucherField.name, VoucherField.value, VoucherField.id
+            ).where(VoucherField.status == "settled")
         ).all()
         human = s.scalar(select(func.count()).select_from(EntryKey).where(EntryKey.kind.in_(HUMAN)))
         arbitrated = s.scalar(
@@ -519,7 +539,10 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
                 "and t.status in ('open', 'leased') and (t.field_id = f.id or t.field_id is null))"
             )
         ).scalar()
-    wrong = sum(1 for vid, name, value in settled if (value or "") != truth.fields[(vid, name)][0])
+    wrong_ids = [
+        fid for vid, name, value, fid in settled if (value or "") != truth.fields[(vid, name)][0]
+    ]
+    wrong = len(wrong_ids)
     n_fields = len(truth.fields)
     pairs = sorted(stats.pairs_ms)
     span = (stats.last_at - stats.first_at) if stats.first_at else 0
@@ -530,6 +553,7 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         "settled_fields": len(settled),
         "residual_errors": wrong,
         "residual_per_10k": round(10_000 * wrong / max(1, len(settled)), 3),
+        "residual_settled_by": residual_settled_by(url, wrong_ids),
         "human_keys": human,
         "human_keys_per_field": round(human / max(1, n_fields), 3),
         "arbitrated_fields": arbitrated,
