@@ -6,6 +6,7 @@ OCR is SIMULATED. Run: python -m bench.entry_offline --fields 1000000 --error-ra
 
 import argparse
 import random
+from collections import Counter
 from datetime import date
 
 from bench.entry_keyers import SimKeyer, keyed_form, trap_value
@@ -32,6 +33,7 @@ def run(n_fields: int, p: float, correlated: float, qr_share: float, seed: int) 
     forms = [f for name, f in load_builtin_forms().items() if name != "account_opening"]
     keyers = [SimKeyer(seed * 100 + i, p, correlated) for i in range(50)]
     fields = wrong = human = arbitrated = 0
+    how: Counter[str] = Counter()  # how the wrong fields settled
     ocr_ok, ocr_bad = 0.92, 0.003
     while fields < n_fields:
         form = rng.choice(forms)
@@ -68,9 +70,12 @@ def run(n_fields: int, p: float, correlated: float, qr_share: float, seed: int) 
                 continue  # the arbiter sees the slice: settles the truth
             if (token_value(verdict.token) or "") != truth:
                 wrong += 1
+                ocr = "OCR trap + " if ballots[0].key_id is None else ""
+                how[f"{ocr}{len(ballots) - bool(ocr)} human keys"] += 1
     print("Offline keying simulation — OCR SIMULATED, no DB/HTTP (rules: entry.comparison)")
     print(f"  fields {fields}, p={p}, correlated share {correlated}, QR share {qr_share}")
     print(f"  residual errors {wrong}  ({10_000 * wrong / fields:.3f} per 10,000 fields)")
+    print(f"  settled wrong by: {', '.join(f'{k} {n}' for k, n in how.most_common())}")
     print(f"  human keys per field {human / fields:.3f}, arbitrated {arbitrated}")
 
 
