@@ -482,8 +482,8 @@ def open_entries(url: str) -> int:
 
 
 def residual_settled_by(url: str, field_ids: list[int]) -> list[str]:
-    """How each wrongly settled field settled: its source and the kinds of the keys that agreed
-    on the wrong value (an OCR value, a trusted QR value, human keys, an arbiter)."""
+    """How each wrongly settled field settled: its source (keyed, ocr, qr, arbiter) and the kind
+    and outcome of each of its keys, in order ("agreed" keys carried the wrong value)."""
     if not field_ids:
         return []
     with session_scope(url) as s:
