@@ -65,9 +65,10 @@ def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
 
 
 def caller_with_role(request: Request, session: Session, *roles: str) -> User:
-    """get_current_user and require_roles, called inside a plain `def` endpoint: the hot endpoints
-    (claim and submit a key, claim and decide an authorization) authenticate in the thread that
-    runs them instead of taking a second thread-pool hop for a `def` dependency."""
+    """get_current_user and require_roles, called by a handler that already runs in a worker
+    thread: the hot endpoints (claim and submit a key, claim and decide an authorization, run by
+    api.in_thread) authenticate there instead of taking a thread-pool hop for a `def`
+    dependency."""
     user = get_current_user(request, session)
     _check_roles(user, roles)
     return user

@@ -10,6 +10,8 @@ sent unprepared (storage.db.UNPREPARED), so that it is planned with each keyer's
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from entry.claims import claim_next
+from storage.blobs import LocalBlobStore
 from storage.db import end_unwritten, get_engine
 from storage.models import User
 from tests.entry_flow.vouchers import make_voucher, truth_values
@@ -95,11 +97,7 @@ def test_the_claims_search_is_planned_at_every_claim_never_prepared(pg_inline_en
     """The windowed claim search carries storage.db.UNPREPARED: psycopg sends it unnamed, so
     PostgreSQL plans it with each keyer's values instead of settling on a generic plan, while
     the statements around it are prepared as usual."""
-    from entry.claims import claim_next
-
     url = pg_inline_env["database_url"]
-    from storage.blobs import LocalBlobStore
-
     blobs = LocalBlobStore(pg_inline_env["data_dir"] + "/blobs")
     for _ in range(3):
         make_voucher(url, blobs, form="deposit_slip")
