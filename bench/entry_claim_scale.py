@@ -19,10 +19,11 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from bench.entry import Options, Truth, create_database, drop_database, make_vouchers, seed_users
-from entry.claims import _next_query
+from entry.claims import _search_pg
 from entry.eligibility import load_pool
 from storage.blobs import LocalBlobStore
 from storage.db import get_engine, session_scope
+from storage.driver import fetch_one
 from storage.migrate import upgrade_head
 from storage.models import User, utcnow
 
@@ -73,11 +74,12 @@ def time_claims(url: str, windowed: bool) -> tuple[list[float], list[str]]:
     with session_scope(url) as s:
         keyers = s.scalars(select(User).where(User.username.like("bkeyer%"))).all()
         quota = load_pool(s)[1]
-        query = _next_query(KINDS, True, windowed)
+        search = _search_pg(KINDS, windowed)
+        query = search.statement
         for user in keyers * 3:
             params = {"uid": user.id, "now": utcnow(), "quota": quota}
             t = time.perf_counter()
-            s.execute(query, params).first()
+            fetch_one(s, search, params)
             times.append((time.perf_counter() - t) * 1000)
             s.rollback()
         compiled = query.compile(dialect=s.get_bind().dialect)

@@ -17,14 +17,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
+from psycopg.types.json import Json
 from sqlalchemy import and_, bindparam, case, distinct, func, insert, null, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from entry.eligibility import escalate_stranded, load_pool, record_exposure
 from entry.errors import LeaseLostError, StaleTokenError, TaskClosedError, TaskNotFoundError
 from entry.forms import UNKNOWN
-from storage.audit import CHAIN_COLUMNS, append_event_now, event_ctes, event_params, event_written
-from storage.db import UNPREPARED, end_unwritten, is_postgres
+from storage.audit import (
+    CHAIN_COLUMNS,
+    HEAD_COLUMNS,
+    VoucherHead,
+    append_event_now,
+    event_ctes,
+    event_params,
+    event_written,
+)
+from storage.db import end_unwritten, is_postgres
+from storage.driver import DriverStatement, entity_columns, fetch_one, plain_row
 from storage.entry_models import EntryExposure, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField, VoucherType
 from storage.models import User, Voucher, utcnow
@@ -36,11 +46,23 @@ LEASE_SECONDS = {"key": 120, "third_key": 120, "whole_voucher": 600, "arbitrate"
 _VOUCHER_HOT = load_only(*CHAIN_COLUMNS, Voucher.form, Voucher.uploaded_by_id, Voucher.branch_id)
 
 
+# What a claim reads of a slice task's field (entry.forms.spec_of, the keyer's view).
+_FIELD_SHOWN = (
+    VoucherField.id,
+    VoucherField.name,
+    VoucherField.label,
+    VoucherField.field_type,
+    VoucherField.required,
+)
+ShownField = namedtuple("ShownField", [c.key for c in _FIELD_SHOWN])  # noqa: PYI024
+
+
 @dataclass
 class Claim:
     task: EntryTask  # read-only: on the claim path the leased row (same attribute names)
-    voucher: Voucher
-    fields: list[VoucherField]  # the task's field, or every pending field (whole voucher)
+    voucher: Voucher | VoucherHead  # VoucherHead: read on the driver (PostgreSQL, a slice)
+    # The task's field, or every pending field (whole voucher); ShownField: read on the driver.
+    fields: list[VoucherField] | list[ShownField]
     form_version: int | None = None  # the voucher type's version, for entry.forms' cache
 
 
@@ -141,58 +163,78 @@ def _window(kinds: tuple[str, ...]):  # noqa: ANN202
     )
 
 
-@lru_cache(maxsize=16)
-def _next_query(kinds: tuple[str, ...], locking: bool, windowed: bool):  # noqa: ANN202
-    """The most urgent claimable task and its voucher, the voucher row locked (PostgreSQL).
+def _search_filter(kinds: tuple[str, ...], task):  # noqa: ANN001, ANN202
+    """What the claim's search asks of a task and its voucher (bound: uid, now, quota)."""
+    return (
+        claimable(kinds, task),
+        Voucher.uploaded_by_id != bindparam("uid"),
+        Voucher.status == sql_literal("awaiting_entry"),
+    )
 
-    FOR NO KEY UPDATE OF voucher SKIP LOCKED with LIMIT 1: the scan passes over vouchers another
-    claim or submission holds and locks exactly one. `windowed`: among the WINDOW most urgent
-    tasks only. Built once per shape with bound parameters (uid, now, quota), so SQLAlchemy's
-    compiled-statement cache serves every claim.
+
+@lru_cache(maxsize=16)
+def _next_query(kinds: tuple[str, ...], windowed: bool):  # noqa: ANN202
+    """The most urgent claimable task, its voucher, the form's version and a slice task's field
+    (ORM entities), nothing locked: SQLite's search, and PostgreSQL's when every voucher with
+    work for the user is held (claim_next then waits for the voucher's row).
+
+    `windowed`: among the WINDOW most urgent tasks only. Built once per shape with bound
+    parameters (uid, now, quota), so SQLAlchemy's compiled-statement cache serves every claim.
     """
     task = _window(kinds) if windowed else EntryTask
-    query = select(task.id, task.kind, task.fencing_token, task.field_id, Voucher).join(
-        Voucher, Voucher.id == task.voucher_id
-    )
-    if not locking:
-        # The form version and a slice task's field. PostgreSQL reads them with the lease
-        # instead (_slice_lease_statement): this query is planned on every claim, and the
-        # two relations cost a third of its planning time (0.36 -> 0.26 ms).
-        query = query.add_columns(_FORM_VERSION, VoucherField).outerjoin(
-            VoucherField, VoucherField.id == task.field_id
-        )
-    query = (
-        query.where(
-            claimable(kinds, task),
-            Voucher.uploaded_by_id != bindparam("uid"),
-            Voucher.status == sql_literal("awaiting_entry"),
-        )
+    return (
+        select(task.id, task.kind, task.fencing_token, task.field_id, Voucher)
+        .join(Voucher, Voucher.id == task.voucher_id)
+        .add_columns(_FORM_VERSION, VoucherField)
+        .outerjoin(VoucherField, VoucherField.id == task.field_id)
+        .where(*_search_filter(kinds, task))
         .order_by(task.sla_due_at, task.created_at, task.id)
         .limit(sql_int(1))
         .options(_VOUCHER_HOT)
         .execution_options(populate_existing=True)
     )
-    if locking:
-        query = query.with_for_update(of=Voucher, skip_locked=True, key_share=True)
-    if locking and windowed:
-        # Planned at every claim, never on a generic plan. A generic plan is kept until the
-        # statistics of its tables change: made while the exposures table was nearly empty, it
-        # scanned that table in full at every task it looked at (11 ms per claim at 11,000
-        # open tasks, where no ANALYZE ran). With current statistics the generic plan is sound
-        # and saves 0.4 ms of planning per claim, but the throughput gain was within the
-        # machine's noise; planning per claim does not depend on autovacuum having caught up
-        # (docs/decisions.md, "Hot paths").
-        query = query.execution_options(**{UNPREPARED: True})
-    return query
+
+
+@lru_cache(maxsize=16)
+def _search_pg(kinds: tuple[str, ...], windowed: bool) -> DriverStatement:
+    """PostgreSQL's search, run on the driver (storage.driver): the most urgent claimable task
+    (id, kind, token, field) and its voucher's HEAD_COLUMNS, the voucher row locked.
+
+    FOR NO KEY UPDATE OF voucher SKIP LOCKED with LIMIT 1: the scan passes over vouchers another
+    claim or submission holds and locks exactly one. It reads neither the form's version nor
+    the field: the lease reads them (_slice_lease_statement), and here they cost a third of
+    the planning, which the windowed search does at every claim (0.36 -> 0.26 ms).
+
+    The windowed search is planned at every claim, never on a generic plan. A generic plan is
+    kept until the statistics of its tables change: made while the exposures table was nearly
+    empty, it scanned that table in full at every task it looked at (11 ms per claim at 11,000
+    open tasks, where no ANALYZE ran). With current statistics the generic plan is sound and
+    saves 0.4 ms of planning per claim, but the throughput gain was within the machine's
+    noise; planning per claim does not depend on autovacuum having caught up
+    (docs/decisions.md, "Hot paths").
+    """
+    task = _window(kinds) if windowed else EntryTask
+    query = (
+        select(task.id, task.kind, task.fencing_token, task.field_id, *HEAD_COLUMNS)
+        .join(Voucher, Voucher.id == task.voucher_id)
+        .where(*_search_filter(kinds, task))
+        .order_by(task.sla_due_at, task.created_at, task.id)
+        .limit(sql_int(1))
+        .with_for_update(of=Voucher, skip_locked=True, key_share=True)
+    )
+    return DriverStatement(query, prepare=False if windowed else None)
 
 
 def _find(session: Session, kinds: tuple[str, ...], locking: bool, params: dict):  # noqa: ANN202
     """The claim's search: the window first, then every open task (a keyer who has seen, or may
-    not see, all of the most urgent ones)."""
-    row = session.execute(_next_query(kinds, locking, True), params).first()
-    if row is None:
-        row = session.execute(_next_query(kinds, locking, False), params).first()
-    return row
+    not see, all of the most urgent ones). PostgreSQL: (id, kind, token, field id, VoucherHead),
+    the voucher locked; SQLite: _next_query's row."""
+    if not locking:
+        row = session.execute(_next_query(kinds, True), params).first()
+        return row or session.execute(_next_query(kinds, False), params).first()
+    row = fetch_one(session, _search_pg(kinds, True), params)
+    row = row or fetch_one(session, _search_pg(kinds, False), params)
+    return None if row is None else (*row[:4], VoucherHead(*row[4:]))
 
 
 @lru_cache(maxsize=16)
@@ -246,7 +288,7 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
             # in flight, typically on the voucher this keyer just keyed): wait for the most
             # urgent one rather than answer "no task". Holding no other lock, this cannot
             # deadlock, and the lease UPDATE re-checks the task once the voucher is ours.
-            row = session.execute(_next_query(kinds, False, False), params).first()
+            row = session.execute(_next_query(kinds, False), params).first()
             if row is not None:
                 row = (*row[:4], _lock_voucher(session, row[4].id, skip=False), *row[5:])
         if row is None:
@@ -260,6 +302,8 @@ def claim_next(session: Session, user: User, *, kinds: tuple[str, ...]) -> Claim
         else:
             # PostgreSQL's locking search reads neither (a whole-voucher task has no field).
             version, field = version_and_field or (UNKNOWN, None)
+            if isinstance(voucher, VoucherHead):  # _take writes through the ORM: the entity
+                voucher = _lock_voucher(session, voucher.id, skip=False)  # (held already)
             claim = _take(session, user, (task_id, kind), voucher, kinds, pool, field)
             if claim is not None:
                 claim.form_version = version
@@ -308,14 +352,16 @@ def _take(
 
 
 @lru_cache(maxsize=16)
-def _slice_lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
-    """PostgreSQL, a slice task: _take's four statements as one (data-modifying CTEs).
+def _slice_lease_statement(kinds: tuple[str, ...]) -> DriverStatement:
+    """PostgreSQL, a slice task: _take's four statements as one (data-modifying CTEs), run on
+    the driver (storage.driver).
 
     Leases task `tid` if it is still claimable by `uid` and its fencing token is still `token`
     (the one the search read, so the claim event can name the new token before it is written);
     notes the exposure and appends the claim event only if the lease took; and answers the
     leased row with the voucher's exposures before this claim (the statement's snapshot), for
-    the escalation check. The caller holds the voucher row, so nobody else adds exposures.
+    the escalation check, the form's version and the field as the keyer sees it. The caller
+    holds the voucher row, so nobody else adds exposures.
     """
     token = EntryTask.__table__.c.fencing_token
     lease = _lease_statement(kinds).where(token == bindparam("token")).cte("lease")
@@ -337,23 +383,23 @@ def _slice_lease_statement(kinds: tuple[str, ...]):  # noqa: ANN202
         .scalar_subquery()
     )
     version = select(VoucherType.version).where(VoucherType.name == bindparam("form_name"))
-    return (
-        select(lease, before.label("exposures"), version.scalar_subquery(), VoucherField)
+    return DriverStatement(
+        select(lease, before.label("exposures"), version.scalar_subquery(), *_FIELD_SHOWN)
         .join(VoucherField, VoucherField.id == lease.c.field_id)
         .add_cte(exposure.cte("exposure"), *event_ctes(gate=lease))
-        .execution_options(populate_existing=True)
     )
 
 
 # The leased task's columns, by name (what a claim reads of its task on every path).
 _LeasedRow = namedtuple("_LeasedRow", [c.key for c in EntryTask.__table__.c])  # noqa: PYI024
+_TASK_WIDTH = len(_LeasedRow._fields)
 
 
 def _take_slice_pg(
     session: Session,
     user: User,
     found: tuple[int, str, int],
-    voucher: Voucher,
+    voucher: Voucher | VoucherHead,
     kinds: tuple[str, ...],
     pool: tuple[list[int], int],
 ) -> Claim | None:
@@ -376,12 +422,14 @@ def _take_slice_pg(
         "expires": now + timedelta(seconds=LEASE_SECONDS.get(kind, 120)),
         "form_name": voucher.form,
         **event,
+        "ev_details": Json(event["ev_details"]),
     }
-    row = session.execute(_slice_lease_statement(kinds), params).first()
+    row = fetch_one(session, _slice_lease_statement(kinds), params)
     if row is None:
         return None
-    *task_columns, exposures, version, field = row
-    task = _LeasedRow(*task_columns)
+    task = _LeasedRow(*row[:_TASK_WIDTH])
+    exposures, version = row[_TASK_WIDTH : _TASK_WIDTH + 2]
+    field = ShownField(*row[_TASK_WIDTH + 2 :])
     event_written(voucher, event)
     exposures = [tuple(e) for e in exposures or ()]
     exposures.append((user.id, task.field_id, task.field_group))
@@ -454,17 +502,59 @@ def _submitted_task_query(lock: bool, slice_task: bool):  # noqa: ANN202
     )
 
 
+# A submitted slice task's rows as read on the driver (_submitted_slice_pg), under the
+# entities' attribute names.
+_TASK_COLUMNS = entity_columns(EntryTask)
+_ENTRY_COLUMNS = entity_columns(VoucherEntry)
+_FIELD_COLUMNS = entity_columns(VoucherField)
+TaskRow = plain_row("TaskRow", _TASK_COLUMNS)
+EntryRow = plain_row("EntryRow", _ENTRY_COLUMNS)
+FieldRow = plain_row("FieldRow", _FIELD_COLUMNS)
+
+
+@lru_cache(maxsize=1)
+def _submitted_slice_pg() -> DriverStatement:
+    """_submitted_task_query(True, True) as columns, run on the driver (storage.driver)."""
+    return DriverStatement(
+        select(*_TASK_COLUMNS, *_ENTRY_COLUMNS, Voucher.form, VoucherType.version, *_FIELD_COLUMNS)
+        .join(Voucher, Voucher.id == EntryTask.voucher_id)
+        .outerjoin(VoucherEntry, VoucherEntry.voucher_id == EntryTask.voucher_id)
+        .outerjoin(VoucherType, VoucherType.name == Voucher.form)
+        .join(VoucherField, VoucherField.id == EntryTask.field_id)
+        .where(EntryTask.id == bindparam("tid"))
+        .with_for_update(of=EntryTask, key_share=True)
+        .suffix_with("FOR KEY SHARE OF voucher_field")
+    )
+
+
+def _locked_slice(row: tuple) -> LockedTask:
+    """A _submitted_slice_pg row as plain rows (TaskRow, EntryRow or None, FieldRow)."""
+    nt, ne = len(_TASK_COLUMNS), len(_ENTRY_COLUMNS)
+    entry_values = row[nt : nt + ne]
+    entry = None if entry_values[0] is None else EntryRow(*entry_values)
+    form, version = row[nt + ne : nt + ne + 2]
+    return LockedTask(TaskRow(*row[:nt]), entry, form, version, FieldRow(*row[nt + ne + 2 :]))
+
+
 def lock_submitted_task(session: Session, task_id: int, user: User, token: int) -> LockedTask:
     """lock_leased_task, reading the voucher's entry, form (and its version) and a slice task's
-    field (locked) in one query."""
-    pg, params = is_postgres(session), {"tid": task_id}
-    row = session.execute(_submitted_task_query(pg, True), params).first()
-    if row is None and pg:  # a whole-voucher task (no field), or no such task
-        row = session.execute(_submitted_task_query(pg, False), params).first()
-    if row is None:
+    field (locked) in one query. PostgreSQL reads a slice task on the driver: its rows are
+    plain (TaskRow, EntryRow, FieldRow), which the keying hot path (entry.keying_statements)
+    writes with statements of its own."""
+    params = {"tid": task_id}
+    if is_postgres(session):
+        row = fetch_one(session, _submitted_slice_pg(), params)
+        locked = None if row is None else _locked_slice(row)
+        if locked is None:  # a whole-voucher task (no field), or no such task
+            row = session.execute(_submitted_task_query(True, False), params).first()
+            locked = None if row is None else LockedTask(*row)
+    else:
+        row = session.execute(_submitted_task_query(False, True), params).first()
+        locked = None if row is None else LockedTask(*row)
+    if locked is None:
         raise TaskNotFoundError("任务不存在")
-    _check_lease(row[0], user, token)
-    return LockedTask(*row)
+    _check_lease(locked.task, user, token)
+    return locked
 
 
 def lock_leased_task(session: Session, task_id: int, user: User, token: int) -> EntryTask:

@@ -19,7 +19,7 @@ from entry.cross_checks import evaluate_cross_checks
 from entry.forms import form_definition
 from entry.tasks import cancel_open_tasks
 from storage.after_commit import JobHandoff
-from storage.audit import append_event
+from storage.audit import VoucherHead, append_event
 from storage.blobs import make_blob_store
 from storage.entry_models import EntryKey, VoucherEntry
 from storage.imaging_models import VoucherField
@@ -48,7 +48,11 @@ def _has_pending_field(session: Session, voucher: Voucher) -> bool:
 
 
 def finish_when_settled(
-    session: Session, voucher: Voucher, *, actor_id: int | None, pending: bool | None = None
+    session: Session,
+    voucher: Voucher | VoucherHead,
+    *,
+    actor_id: int | None,
+    pending: bool | None = None,
 ) -> str | None:
     """After a key settled a field: once none is pending, complete entry in a job after the
     commit ("completing"), or here when no job runner is registered. None: fields still wait.
@@ -56,6 +60,8 @@ def finish_when_settled(
     `pending`: whether a field is still pending, when the caller read it (under the voucher lock).
     """
     if completion_handoff.enqueuer is None:
+        if isinstance(voucher, VoucherHead):  # read on the driver: the entity, to write through
+            voucher = session.get(Voucher, voucher.id, populate_existing=True)
         return maybe_complete(session, voucher, actor_id=actor_id)
     if pending is None:
         pending = _has_pending_field(session, voucher)

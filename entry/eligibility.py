@@ -12,7 +12,7 @@ from sqlalchemy import String, bindparam, cast, event, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from entry.tasks import split_whole_to_arbitration
-from storage.audit import append_event
+from storage.audit import VoucherHead, append_event
 from storage.entry_models import EntryExposure, EntryFieldGroup, EntryTask
 from storage.models import User, Voucher, utcnow
 
@@ -147,7 +147,7 @@ def _nobody_can_be_stranded(
 
 def escalate_stranded(
     session: Session,
-    voucher: Voucher,
+    voucher: Voucher | VoucherHead,
     *,
     pool: tuple[list[int], int] | None = None,
     exposures: list[tuple[int, int, str | None]] | None = None,
@@ -162,6 +162,8 @@ def escalate_stranded(
         exposures = voucher_exposures(session, voucher.id)
     if _nobody_can_be_stranded(pool_ids, quota, voucher.uploaded_by_id, exposures):
         return []
+    if isinstance(voucher, VoucherHead):  # read on the driver: the entity, to write through
+        voucher = session.get(Voucher, voucher.id, populate_existing=True)
     now = utcnow()
     waiting = session.scalars(
         select(EntryTask).where(

@@ -12,19 +12,22 @@ voucher, reads the field's live keys and appends the audit event one statement e
    another field is still pending, and whether the field has open tasks left to cancel, which
    are four statements on the general path and one here.
 
-Each statement is built once, with bound parameters, like the rest of the hot path.
+Each statement is built once, with bound parameters, like the rest of the hot path, and run
+on the driver (storage.driver): the voucher and the keys come back as plain rows (VoucherHead,
+KeyRow), as the submitted task and its field do (entry.claims.lock_submitted_task).
 """
 
 from functools import lru_cache
 from typing import Any
 
+from psycopg.types.json import Json
 from sqlalchemy import ARRAY, Integer, any_, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from entry.claims import voucher_lock_query
 from entry.settlement import LIVE_KEYS, settled_in_step
 from entry.tasks import CLOSE_TASK, OPEN_STATES, task_closed
-from storage.audit import event_ctes, event_params, event_written
+from storage.audit import HEAD_COLUMNS, VoucherHead, event_ctes, event_params, event_written
+from storage.driver import DriverStatement, entity_columns, fetch_all, fetch_one, plain_row
 from storage.entry_models import EntryKey, EntryTask
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
@@ -35,42 +38,54 @@ _KEY_COLUMNS = tuple(c.key for c in EntryKey.__table__.c if not c.primary_key)
 
 
 @lru_cache(maxsize=1)
-def _record_key_statement():  # noqa: ANN202
+def _record_key_statement() -> DriverStatement:
     # Parameters named apart from the columns: a parameter named like a column of the UPDATE
     # would be added to its SET clause.
     key = insert(EntryKey.__table__).values({c: bindparam(f"key_{c}") for c in _KEY_COLUMNS})
-    return voucher_lock_query(True, False).add_cte(key.cte("new_key"), CLOSE_TASK.cte("closed"))
+    voucher = Voucher.__table__
+    return DriverStatement(
+        select(*HEAD_COLUMNS)
+        .where(voucher.c.id == bindparam("vid"))
+        .with_for_update(key_share=True)
+        .add_cte(key.cte("new_key"), CLOSE_TASK.cte("closed"))
+    )
 
 
 def record_key_locking_voucher(
     session: Session, task: EntryTask, key: dict[str, Any], *, user_id: int
-) -> Voucher:
+) -> VoucherHead:
     """Insert one key row (entry_key's columns), close the task as done, and lock and answer
-    the task's voucher row: one statement. The task object is kept in step."""
+    the task's voucher row (HEAD_COLUMNS): one statement. The task object is kept in step."""
     params = {f"key_{c}": key[c] for c in _KEY_COLUMNS}
     params.update(tid=task.id, status="done", at=key["keyed_at"], uid=user_id, vid=task.voucher_id)
-    voucher = session.scalar(_record_key_statement(), params)
+    voucher = VoucherHead(*fetch_one(session, _record_key_statement(), params))
     task_closed(task, status="done", at=key["keyed_at"], user_id=user_id)
     return voucher
 
 
+# A field's live keys as read on the driver, under the entity's attribute names.
+_KEY_ROW_COLUMNS = entity_columns(EntryKey)
+KeyRow = plain_row("KeyRow", _KEY_ROW_COLUMNS)
+
+
 @lru_cache(maxsize=1)
-def _live_keys_statement():  # noqa: ANN202
-    return LIVE_KEYS.add_cte(*event_ctes())
+def _live_keys_statement() -> DriverStatement:
+    return DriverStatement(LIVE_KEYS.with_only_columns(*_KEY_ROW_COLUMNS).add_cte(*event_ctes()))
 
 
 def live_keys_with_event(
     session: Session,
-    voucher: Voucher,
+    voucher: VoucherHead,
     field: VoucherField,
     *,
     actor_id: int,
     details: dict[str, Any],
-) -> list[EntryKey]:
+) -> list[KeyRow]:
     """The field's live keys (entry.settlement.live_keys), and the submission's audit event
     appended in the same statement. The caller holds the voucher row."""
     event = event_params(voucher, kind="entry_key_submitted", actor_id=actor_id, details=details)
-    keys = list(session.scalars(_live_keys_statement(), {"fid": field.id, **event}))
+    params = {"fid": field.id, **event, "ev_details": Json(event["ev_details"])}
+    keys = [KeyRow(*row) for row in fetch_all(session, _live_keys_statement(), params)]
     event_written(voucher, event)
     return keys
 
@@ -110,7 +125,7 @@ def _settle_statement():  # noqa: ANN202
         .correlate(field)
         .scalar_subquery()
     )
-    return (
+    return DriverStatement(
         update(field)
         .where(field.c.id == bindparam("fid"))
         .values(
@@ -151,6 +166,5 @@ class SettleAndLook:
         }
         if not set(outcomes.values()) <= {"agreed", "lost"}:
             raise ValueError("a settlement's keys either agreed or lost")
-        row = session.connection().execute(_settle_statement(), params).one()
-        self.pending_left, self.open_left = row.pending_left, row.open_left
+        self.pending_left, self.open_left = fetch_one(session, _settle_statement(), params)
         settled_in_step(field, value, at, outcomes)

@@ -5,11 +5,11 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from entry.comparison import Action, Ballot, ballot_token, judge, token_value
 from entry.routing import EntryMode, KeyPolicy
 from entry.tasks import add_task, open_tasks
+from storage.driver import keep_in_step
 from storage.entry_models import EntryKey, EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
@@ -45,10 +45,10 @@ def settled_in_step(
 ) -> None:
     """Keep the field and key objects in step with a settlement written without the ORM."""
     for name, new in (("value", value), ("source", "keyed"), ("status", "settled")):
-        set_committed_value(field, name, new)
-    set_committed_value(field, "settled_at", at)
+        keep_in_step(field, name, new)
+    keep_in_step(field, "settled_at", at)
     for k, o in outcomes.items():
-        set_committed_value(k, "outcome", o)
+        keep_in_step(k, "outcome", o)
 
 
 def _settle_now(

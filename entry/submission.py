@@ -22,7 +22,7 @@ from entry.keying_statements import (
     record_key_locking_voucher,
 )
 from entry.settlement import evaluate_field
-from entry.tasks import cancel_open_tasks, close_task, close_task_now
+from entry.tasks import cancel_open_tasks, close_task_now
 from storage.audit import append_event_now
 from storage.db import end_unwritten, is_postgres
 from storage.entry_models import EntryKey, EntryTask, VoucherEntry
@@ -180,7 +180,7 @@ def _check_submission(
         field = locked.field  # read and locked with the task (the foreign key keeps it there)
         if field.status != "pending":
             # Settled meanwhile (an arbiter, a re-key): this key is no longer needed.
-            close_task(task, user_id=user.id, status="cancelled")
+            close_task_now(session, task, user_id=user.id, status="cancelled")
             return SubmitOutcome(task.id, {field.name: "already_settled"}, None)
         targets = [(field, key or KeyInput())]
     errors: dict[str, dict] = {}

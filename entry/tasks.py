@@ -5,9 +5,9 @@ from functools import lru_cache
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.db import is_postgres
+from storage.driver import keep_in_step
 from storage.entry_models import EntryTask, VoucherEntry
 from storage.imaging_models import VoucherField
 from storage.models import Voucher, utcnow
@@ -79,7 +79,7 @@ def task_closed(task: EntryTask, *, status: str, at: datetime, user_id: int | No
         ("done_by_id", user_id),
         ("lease_expires_at", None),
     ):
-        set_committed_value(task, name, value)
+        keep_in_step(task, name, value)
 
 
 @lru_cache(maxsize=8)

@@ -15,6 +15,7 @@ from sqlalchemy import CTE, TextClause, bindparam, exists, insert, literal, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.driver import keep_in_step, plain_row
 from storage.models import Voucher, VoucherEvent, utcnow
 
 GENESIS = "0" * 64
@@ -27,6 +28,13 @@ CHAIN_COLUMNS = (
     Voucher.event_head,
     Voucher.updated_at,
 )
+# What the keying hot path reads of a voucher: the chain, the form, who uploaded it, where.
+HEAD_COLUMNS = (*CHAIN_COLUMNS, Voucher.form, Voucher.uploaded_by_id, Voucher.branch_id)
+
+
+# A voucher's HEAD_COLUMNS read on the driver (storage.driver), under the entity's attribute
+# names: what the keying hot path reads, and the chain head it keeps in step.
+VoucherHead = plain_row("VoucherHead", HEAD_COLUMNS)
 
 
 def _event_digest(
@@ -251,10 +259,10 @@ def event_params(
     return {f"ev_{c}": v for c, v in zip(_EVENT_COLUMNS, values, strict=True)}
 
 
-def event_written(voucher: Voucher, params: dict[str, Any]) -> None:
+def event_written(voucher: "Voucher | VoucherHead", params: dict[str, Any]) -> None:
     """Keep the voucher object in step with the chain head event_ctes wrote."""
-    set_committed_value(voucher, "event_head", params["ev_hash"])
-    set_committed_value(voucher, "updated_at", params["ev_at"])
+    keep_in_step(voucher, "event_head", params["ev_hash"])
+    keep_in_step(voucher, "updated_at", params["ev_at"])
 
 
 @dataclass(frozen=True)

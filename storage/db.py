@@ -9,21 +9,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
-# An execution option: run this statement unprepared on PostgreSQL, so that it is planned with
-# its parameters' values at every execution (see _run_unprepared).
-UNPREPARED = "voucherflow_unprepared"
-
-
-def _run_unprepared(cursor, statement, parameters, context) -> bool:  # noqa: ANN001
-    """psycopg prepares a statement once it has run five times on a connection; PostgreSQL then
-    plans it once for any parameters (a generic plan) when that plan does not look dearer. A
-    statement marked UNPREPARED is sent unnamed instead, and planned at every execution."""
-    if context is not None and context.execution_options.get(UNPREPARED):
-        cursor.execute(statement, parameters, prepare=False)
-        return True
-    return False
-
-
 # A pooled connection checked in less than this long ago is handed out without a ping.
 PING_AFTER_IDLE_S = 2.0
 _CHECKED_IN = "voucherflow_checked_in"
@@ -75,7 +60,6 @@ def get_engine(url: str) -> Engine:
     engine = create_engine(url, pool_size=20, max_overflow=30, pool_use_lifo=True)
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _ping_if_idle(engine))
-    event.listen(engine, "do_execute", _run_unprepared)
     return engine
 
 

@@ -117,7 +117,7 @@ def test_sql_eligibility_matches_may_key(dialect, pg_inline_env, tmp_path) -> No
 def test_claim_looks_past_the_window(pg_inline_env, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """A keyer who may take none of the WINDOW most urgent tasks still gets a later one."""
     monkeypatch.setattr(claims, "WINDOW", 2)
-    claims._next_query.cache_clear()
+    claims._search_pg.cache_clear()
     url = pg_inline_env["database_url"]
     vid = make_voucher(url, LocalBlobStore(tmp_path / "blobs"), open_it=False)
     try:
@@ -141,4 +141,4 @@ def test_claim_looks_past_the_window(pg_inline_env, tmp_path, monkeypatch) -> No
             assert claim.task.id == tasks[3].id
             s.rollback()
     finally:
-        claims._next_query.cache_clear()
+        claims._search_pg.cache_clear()

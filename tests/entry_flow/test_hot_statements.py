@@ -18,9 +18,10 @@ HOT = {
     "settle": keying_statements._settle_statement,
     "lease": lambda: claims._lease_statement(KEYER_KINDS),
     "slice lease": lambda: claims._slice_lease_statement(KEYER_KINDS),
-    "search, window": lambda: claims._next_query(KEYER_KINDS, True, True),
-    "search, every open task": lambda: claims._next_query(KEYER_KINDS, True, False),
+    "search, window": lambda: claims._search_pg(KEYER_KINDS, True),
+    "search, every open task": lambda: claims._search_pg(KEYER_KINDS, False),
     "submitted task": lambda: claims._submitted_task_query(True, True),
+    "submitted slice task": claims._submitted_slice_pg,
     "voucher lock": lambda: claims.voucher_lock_query(True, False),
     "session by token": lambda: _BY_TOKEN,
     "user by token": lambda: _USER_BY_TOKEN,
@@ -29,5 +30,7 @@ HOT = {
 
 @pytest.mark.parametrize("name", sorted(HOT))
 def test_hot_statement_has_no_expanding_parameter(name: str) -> None:
-    sql = str(HOT[name]().compile(dialect=postgresql.dialect()))
+    statement = HOT[name]()
+    statement = getattr(statement, "statement", statement)  # a storage.driver.DriverStatement
+    sql = str(statement.compile(dialect=postgresql.dialect()))
     assert "POSTCOMPILE" not in sql, name

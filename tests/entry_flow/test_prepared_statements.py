@@ -4,7 +4,8 @@ Transactions that wrote nothing end with COMMIT (storage.db.end_unwritten): psyc
 every prepared statement of a connection when a ROLLBACK succeeds on it, so a claim that found
 no work, or a key refused before its first write, must not roll back. Objects the ORM would
 still write are rolled back, never committed by it. The claim's search is the one hot statement
-sent unprepared (storage.db.UNPREPARED), so that it is planned with each keyer's values.
+sent unprepared (`prepare=False`, entry.claims._search_pg), so that it is planned with each
+keyer's values.
 """
 
 from sqlalchemy import event, select, text
@@ -94,7 +95,7 @@ def test_an_empty_claim_and_a_refused_key_end_without_a_rollback(client, pg_inli
 
 
 def test_the_claims_search_is_planned_at_every_claim_never_prepared(pg_inline_env) -> None:  # noqa: ANN001
-    """The windowed claim search carries storage.db.UNPREPARED: psycopg sends it unnamed, so
+    """The windowed claim search runs with `prepare=False`: psycopg sends it unnamed, so
     PostgreSQL plans it with each keyer's values instead of settling on a generic plan, while
     the statements around it are prepared as usual."""
     url = pg_inline_env["database_url"]
