@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.sessions import resolve_token, resolve_user
+from api.sessions import Caller, resolve_caller, resolve_token, resolve_user
 from storage.blobs import BlobStore
 from storage.db import get_request_sessionmaker
 from storage.errors import AuthenticationError, PermissionDeniedError
@@ -64,12 +64,13 @@ def get_auth(request: Request, session: SessionDep) -> tuple[AuthSession, User]:
     return auth, user
 
 
-def caller_with_role(request: Request, session: Session, *roles: str) -> User:
+def caller_with_role(request: Request, session: Session, *roles: str) -> "Caller | User":
     """get_current_user and require_roles, called by a handler that already runs in a worker
     thread: the hot endpoints (claim and submit a key, claim and decide an authorization, run by
     api.in_thread) authenticate there instead of taking a thread-pool hop for a `def`
-    dependency."""
-    user = get_current_user(request, session)
+    dependency. On PostgreSQL the user is a plain row (api.sessions.Caller)."""
+    user = resolve_caller(session, _token_from(request))
+    request.state.user_id = user.id
     _check_roles(user, roles)
     return user
 

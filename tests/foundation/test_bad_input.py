@@ -124,8 +124,9 @@ def test_deactivated_user_refused_on_next_request(client, pg_inline_env):  # noq
 
 @pytest.mark.parametrize("case", ["garbage", "revoked", "expired", "inactive", "wrong_role"])
 def test_a_keyer_endpoint_refuses_a_dead_token_or_a_wrong_role(client, pg_inline_env, case):  # noqa: ANN001
-    """The keying endpoints authenticate through api.sessions.resolve_user (the user alone, the
-    session row as two columns): every refusal resolve_token gives, they give."""
+    """The keying endpoints authenticate through api.sessions.resolve_caller (on PostgreSQL the
+    user as a plain row read on the driver, the session row as two columns): every refusal
+    resolve_token gives, they give."""
     from datetime import timedelta
 
     from sqlalchemy import update
