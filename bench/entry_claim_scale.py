@@ -1,11 +1,12 @@
-"""A keyer's claim once the database holds a bank's history: how long the claim query takes, and
-with which plan, when --history done vouchers (each with its done tasks and exposures) lie
-beside the --vouchers in entry.
+"""A keyer's claim search once the database holds a bank's history: how long it takes, and with
+which plan, when --history done vouchers (each with its done tasks and exposures) lie beside the
+--vouchers in entry.
 
 The claim reads a window of the most urgent tasks through their own index (entry.claims.WINDOW)
-before it looks at every open task; this prints both, for every keyer of the bench, each run
-inside a transaction that is rolled back (nothing is claimed). Times are wall clock in this
-process (client included), the plan from EXPLAIN (ANALYZE) for one keyer.
+before it looks at every open task; this prints both, for every keyer of the bench, each planned
+at every run (unprepared) and prepared (PostgreSQL's generic plan), each search committed in a
+transaction of its own (nothing is claimed). Times are wall clock in this process (client
+included), the plan from EXPLAIN (ANALYZE) for one keyer.
 Run: python -m bench.entry_claim_scale --vouchers 300 --history 200000
 Needs PostgreSQL (VOUCHERFLOW_TEST_PG_ADMIN); creates and drops its own database.
 """
@@ -23,7 +24,6 @@ from entry.claims import _search_pg
 from entry.eligibility import load_pool
 from storage.blobs import LocalBlobStore
 from storage.db import get_engine, session_scope
-from storage.driver import fetch_one
 from storage.migrate import upgrade_head
 from storage.models import User, utcnow
 
@@ -68,28 +68,41 @@ def add_history(url: str, n: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
-def time_claims(url: str, windowed: bool) -> tuple[list[float], list[str]]:
+def time_claims(url: str, windowed: bool, prepared: bool) -> tuple[list[float], list[str], str]:
+    """Every keyer's search, four rounds, each in a transaction of its own that is committed
+    (it locked a voucher, claimed nothing): a rollback would drop the connection's prepared
+    statements. `prepared`: prepared at once (PostgreSQL plans it for the values given five
+    times, then keeps a generic plan unless that looks dearer), else planned at every run."""
     times: list[float] = []
-    plan: list[str] = []
     with session_scope(url) as s:
         keyers = s.scalars(select(User).where(User.username.like("bkeyer%"))).all()
         quota = load_pool(s)[1]
         search = _search_pg(KINDS, windowed)
-        query = search.statement
-        for user in keyers * 3:
+        sql = search.sql(s.connection())
+        driver = s.connection().connection.driver_connection
+        s.commit()
+        for user in keyers * 4:
             params = {"uid": user.id, "now": utcnow(), "quota": quota}
             t = time.perf_counter()
-            fetch_one(s, search, params)
+            with driver.cursor() as cursor:
+                cursor.execute(sql, params, prepare=prepared)
+                cursor.fetchone()
             times.append((time.perf_counter() - t) * 1000)
-            s.rollback()
-        compiled = query.compile(dialect=s.get_bind().dialect)
+            driver.commit()
+        with driver.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+                " FROM pg_prepared_statements WHERE statement LIKE '%SKIP LOCKED%'"
+            )
+            generic, custom = cursor.fetchone()
         params = {"uid": keyers[0].id, "now": utcnow(), "quota": quota}
-        state = compiled.construct_expanded_state(params)
-        cursor = s.connection().connection.driver_connection.cursor()
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + state.statement, state.parameters)
-        plan = [r[0] for r in cursor.fetchall()]
-        s.rollback()
-    return times[len(keyers) :], plan  # the first round warms the backend
+        with driver.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params, prepare=False)
+            plan = [r[0] for r in cursor.fetchall()]
+        driver.rollback()
+        s.connection().invalidate()  # the next run starts on a connection with nothing prepared
+    plans = f"{generic} generic plans, {custom} custom" if prepared else "planned each time"
+    return times[len(keyers) :], plan, plans  # the first round warms the backend
 
 
 def main() -> None:
@@ -112,12 +125,15 @@ def main() -> None:
             f"(added in {time.perf_counter() - t0:.0f} s), {args.keyers} keyers"
         )
         for windowed, label in ((True, "window first"), (False, "every open task")):
-            times, plan = time_claims(url, windowed)
-            top = " / ".join(line.strip() for line in plan[:8] if "->" in line)[:300]
-            print(
-                f"  {label:16s} claim p50 {statistics.median(times):7.2f} ms  "
-                f"max {max(times):7.2f} ms  ({len(times)} claims)\n    plan: {top}"
-            )
+            for prepared in (False, True):
+                times, plan, plans = time_claims(url, windowed, prepared)
+                top = " / ".join(line.strip() for line in plan[:8] if "->" in line)[:300]
+                print(
+                    f"  {label:16s} {'prepared' if prepared else 'unprepared':10s} search p50 "
+                    f"{statistics.median(times):7.2f} ms  mean {statistics.mean(times):7.2f} ms  "
+                    f"max {max(times):7.2f} ms  ({len(times)} searches; {plans})"
+                    + ("" if prepared else f"\n    plan: {top}")
+                )
     finally:
         get_engine(url).dispose()
         drop_database(name)

@@ -32,14 +32,13 @@ from sqlalchemy.sql import Executable
 
 
 class DriverStatement:
-    """A statement compiled once for the dialect, with `prepare` passed to psycopg (None: its
-    default, prepared from the fifth execution on a connection; False: never)."""
+    """A statement compiled once for the dialect. psycopg prepares it on a connection from its
+    fifth execution there, as it does SQLAlchemy's statements."""
 
-    __slots__ = ("_fixed", "_sql", "prepare", "statement")
+    __slots__ = ("_fixed", "_sql", "statement")
 
-    def __init__(self, statement: Executable, *, prepare: bool | None = None) -> None:
+    def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self.prepare = prepare
         self._sql: str | None = None
         self._fixed: dict[str, Any] = {}
 
@@ -80,7 +79,7 @@ def _run(conn: Connection, statement: DriverStatement, params: Mapping[str, Any]
     cursor = dbapi_conn.cursor()
     try:
         conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, False)
-        cursor.execute(sql, params, prepare=statement.prepare)
+        cursor.execute(sql, params)
         conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
         return cursor.fetchall() if many else cursor.fetchone()
     except psycopg.Error as error:
