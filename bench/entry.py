@@ -7,9 +7,13 @@ Run: python -m bench.entry --vouchers 1000 --keyers 50 --error-rate 0.02
 Needs PostgreSQL (VOUCHERFLOW_TEST_PG_ADMIN) and Redis (VOUCHERFLOW_TEST_REDIS, default db 14,
 flushed at the end): a real RQ worker runs the entry-completion jobs there (its CPU is printed);
 the seal-check and posting jobs of finished vouchers are queued there and not run.
+Latency, throughput and CPU are counted after --warmup seconds of keying (a server that runs
+for hours has its connections open, statements prepared and statistics made); accuracy and
+double assignments over the whole run. `--warmup 0` measures from the first key.
 """
 
 import argparse
+import functools
 import io
 import os
 import random
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import bindparam, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bench.entry_keyers import SimKeyer, keyed_form, trap_value
@@ -79,9 +83,13 @@ class Options:
     seed: int = 7
     keep_db: bool = False
     timeout_s: float = 900
-    # Seconds between ANALYZEs of the tables keying fills (0: never), as a live system's
-    # autovacuum keeps their statistics current (see analyze_while_keying).
-    analyze_every_s: float = 5.0
+    # Seconds between the passes of the autovacuum stand-in (0: none), which analyzes the
+    # tables keying fills once they changed as much as autovacuum waits for (see autoanalyze);
+    # 60 s is autovacuum_naptime's default.
+    analyze_every_s: float = 60.0
+    # Seconds of keying before the measurement starts (connections opened, statements prepared,
+    # tables holding keys and exposures, then analyzed): a bank's server runs for hours.
+    warmup_s: float = 8.0
     think_ms: float = 0  # mean time a keyer takes to key a slice (uniform 0.5x..1.5x)
     # False (the workstation's way): each submission claims the next task too (?next=true);
     # True: GET /next then POST, two requests per key.
@@ -114,7 +122,22 @@ class Stats:
     client_gc_longest_ms: float = 0.0  # the load generator's longest collection (all keyers wait)
     first_at: float | None = None
     last_at: float = 0.0
+    counting: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def restart(self) -> None:
+        """Forget the warm-up's latencies and counts (assignments are still checked over the
+        whole run)."""
+        with self.lock:
+            for series in (self.pairs_ms, self.next_ms, self.submit_ms, self.closing_submit_ms):
+                series.clear()
+            self.submissions = 0
+            self.first_at = None
+
+    def stop(self) -> None:
+        """Count nothing more (the run's end, when the queue drains)."""
+        with self.lock:
+            self.counting = False
 
 
 def _png() -> bytes:
@@ -385,7 +408,8 @@ def _key_one(client, url, sim, opts, truth, stats, task=None):  # noqa: ANN001, 
         task = r.json()
         t_next = time.perf_counter() - t0
         with stats.lock:
-            stats.next_ms.append(t_next * 1000)
+            if stats.counting:
+                stats.next_ms.append(t_next * 1000)
     vid, _ = lookup_task(url, truth, task["id"])
     values, wrong = {}, 0
     for f in task["fields"]:
@@ -405,7 +429,7 @@ def _key_one(client, url, sim, opts, truth, stats, task=None):  # noqa: ANN001, 
         stats.misreadings += wrong
         if status != 200:
             stats.refused[f"http_{status}"] += 1
-        if status == 200:
+        if status == 200 and stats.counting:
             stats.submissions += 1
             stats.pairs_ms.append((t_next + t_submit) * 1000)
             (stats.closing_submit_ms if closing else stats.submit_ms).append(t_submit * 1000)
@@ -604,7 +628,12 @@ def report(url: str, opts: Options, truth: Truth, stats: Stats, wall: float, out
         f"forms {', '.join(opts.forms)}, API processes {opts.workers}, "
         f"keying time per slice {opts.think_ms:.0f} ms (mean), "
         + (
-            f"ANALYZE of the keying tables every {opts.analyze_every_s:g} s, "
+            f"figures from {opts.warmup_s:g} s of keying on (warm-up), "
+            if opts.warmup_s
+            else "figures from the first key (no warm-up), "
+        )
+        + (
+            f"autovacuum's ANALYZE rule checked every {opts.analyze_every_s:g} s, "
             if opts.analyze_every_s
             else "no ANALYZE while keying, "
         )
@@ -657,43 +686,63 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
             threading.Thread(target=arbiter_loop, args=(client, url, truth, done), daemon=True)
             for client in arbiters
         ]
-        client_cpu_at_start = time.process_time()
-        cpu_at_start = server_cpu_seconds(server.pid)
-        completer_at_start = server_cpu_seconds(completer.pid)
-        pg_at_start = pg_backend_cpu(name)
         freeze_long_lived()  # the ground truth and the keyers' clients live to the end
-        start = time.perf_counter()
-        analyzed_at = start
         with CpuProbe() as probe, GcPauses() as gc_pauses, Progress(console=out) as progress:
             for th in threads:
                 th.start()
             t = progress.add_task("vouchers through entry", total=opts.vouchers)
-            while time.perf_counter() - start < opts.timeout_s:
+            measuring, started = not opts.warmup_s, time.perf_counter()
+            analyzed_at = start = started
+            counters = _cpu_counters(server, completer, name)
+            stopped: float | None = None
+            while time.perf_counter() - started < opts.timeout_s:
+                elapsed = time.perf_counter() - started
+                if opts.warmup_s and analyzed_at == started and elapsed >= opts.warmup_s / 2:
+                    # Statistics as autovacuum would have made them by now, half-way through
+                    # the warm-up: the plans it invalidates are made again before measuring.
+                    autoanalyze(url, every_table=True)
+                    analyzed_at = time.perf_counter()
+                if not measuring and elapsed >= opts.warmup_s:
+                    stats.restart()  # every figure counted from here
+                    counters = _cpu_counters(server, completer, name)
+                    measuring, start = True, time.perf_counter()
                 if (
                     opts.analyze_every_s
                     and time.perf_counter() - analyzed_at > opts.analyze_every_s
                 ):
-                    analyze_while_keying(url)
+                    autoanalyze(url)
                     analyzed_at = time.perf_counter()
                 left = open_entries(url)
                 progress.update(
                     t,
                     completed=opts.vouchers - left,
-                    description=f"vouchers through entry ({stats.submissions} keys)",
+                    description=f"vouchers through entry ({stats.submissions} keys)"
+                    + ("" if measuring else ", warming up"),
                 )
+                if measuring and stopped is None and left < opts.keyers:
+                    # Fewer vouchers than keyers left: the queue drains, which a bank's
+                    # doesn't at this rate. Figures stop here; keying goes on to the end.
+                    stopped = time.perf_counter()
+                    stats.stop()
+                    final = _cpu_counters(server, completer, name)
                 if left == 0:
                     break
                 time.sleep(0.5)
         done.set()
-        wall = time.perf_counter() - start
+        if stopped is None:
+            stopped, final = time.perf_counter(), _cpu_counters(server, completer, name)
+            stats.stop()
+        wall = stopped - start
         stats.client_gc_longest_ms = gc_pauses.longest_ms()
         stats.reference_loop_ms = probe.median_ms()
-        stats.server_cpu_s = server_cpu_seconds(server.pid) - cpu_at_start
-        stats.completion_cpu_s = server_cpu_seconds(completer.pid) - completer_at_start
-        stats.client_cpu_s = time.process_time() - client_cpu_at_start
-        stats.pg_cpu_s = sum(
-            cpu - pg_at_start.get(pid, 0.0) for pid, cpu in pg_backend_cpu(name).items()
-        )
+        if not measuring:
+            raise RuntimeError("every voucher was keyed while warming up: add vouchers")
+        client_at_start, cpu_at_start, completer_at_start, pg_at_start = counters
+        client_at_end, cpu_at_end, completer_at_end, pg_at_end = final
+        stats.server_cpu_s = cpu_at_end - cpu_at_start
+        stats.completion_cpu_s = completer_at_end - completer_at_start
+        stats.client_cpu_s = client_at_end - client_at_start
+        stats.pg_cpu_s = sum(cpu - pg_at_start.get(pid, 0.0) for pid, cpu in pg_at_end.items())
         for th in threads:
             th.join(timeout=10)
         return report(url, opts, truth, stats, wall, out)
@@ -710,24 +759,61 @@ def run(opts: Options, out) -> dict:  # noqa: ANN001
         redis.Redis.from_url(REDIS).flushdb()
 
 
+def _cpu_counters(server, completer, database: str) -> tuple:  # noqa: ANN001
+    """CPU so far of this process, the API, the completion worker and the database's backends."""
+    return (
+        time.process_time(),
+        server_cpu_seconds(server.pid),
+        server_cpu_seconds(completer.pid),
+        pg_backend_cpu(database),
+    )
+
+
 # The tables keying fills or churns. A live system's have statistics that follow them.
-_KEYING_TABLES = "entry_task, entry_exposure, entry_key, voucher_field, voucher, voucher_event"
+_KEYING_TABLES = (
+    "entry_task",
+    "entry_exposure",
+    "entry_key",
+    "voucher_field",
+    "voucher",
+    "voucher_event",
+)
+_CHANGED = text(
+    "SELECT relname, n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
+    " WHERE relname IN :names"
+).bindparams(bindparam("names", expanding=True))
 
 
-def analyze_while_keying(url: str) -> None:
-    """ANALYZE the tables keying fills, as autovacuum does on a live system (it is off on some
-    servers, this machine's included, and a short run would end before its first pass anyway).
+def autoanalyze(url: str, *, every_table: bool = False) -> list[str]:
+    """A pass of autovacuum's analyzing, which is off on some servers (this machine's
+    included): ANALYZE each keying table changed by more than 50 rows + 10 % of its rows since
+    its last analysis (autovacuum_analyze_threshold and _scale_factor), throttled as
+    autovacuum is (a 2 ms sleep per 200 cost units: autovacuum_vacuum_cost_delay and
+    vacuum_cost_limit). `every_table`: all of them (the end of the warm-up). Returns the
+    tables analyzed.
 
-    Without it the run's statistics are those of its start, when no key or exposure exists yet.
-    PostgreSQL keeps a prepared statement's generic plan, made on such statistics, until they
-    change: the claim's eligibility check then scanned every exposure row in sequence (8,750 of
-    them, 3 ms) at every task it looked at, which made a generic plan of the claim's search take
-    11 ms where a plan made with current statistics takes well under one (docs/decisions.md,
-    "Hot paths"). Its CPU counts with PostgreSQL's (a backend of the benchmark's database)."""
+    Without current statistics a prepared statement's generic plan can be made on a table's
+    empty state: the claim's eligibility check then scanned every exposure row in sequence
+    (8,750 of them, 3 ms) at every task it looked at (docs/decisions.md, "Hot paths"). An
+    unthrottled ANALYZE of all six tables every 5 s, this bench's earlier stand-in, cost
+    100-130 ms of PostgreSQL CPU each time and showed in the latency's tail. Its CPU counts
+    with PostgreSQL's (a backend of the benchmark's database)."""
     with get_engine(url).connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text(f"ANALYZE {_KEYING_TABLES}")
-        )
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if every_table:
+            due = list(_KEYING_TABLES)
+        else:
+            due = [
+                name
+                for name, changed, rows in conn.execute(_CHANGED, {"names": list(_KEYING_TABLES)})
+                if changed > 50 + 0.1 * rows
+            ]
+        if due and not every_table:  # the warm-up's is not measured: at full speed
+            conn.execute(text("SET vacuum_cost_delay = '2ms'"))
+            conn.execute(text("SET vacuum_cost_limit = 200"))
+        if due:
+            conn.execute(text(f"ANALYZE {', '.join(due)}"))
+    return due
 
 
 def _proc_cpu(pid: int) -> float:
@@ -759,10 +845,16 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+@functools.lru_cache(maxsize=1)
+def _admin_engine():  # noqa: ANN202
+    # Built once: building an engine holds this process's GIL for milliseconds, and the
+    # keyers' threads, whose latencies are measured, wait for it.
+    return create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
 def pg_backend_cpu(database: str) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend connected to `database` (same machine)."""
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
+    with _admin_engine().connect() as conn:
         pids = conn.execute(
             text("select pid from pg_stat_activity where datname = :d"), {"d": database}
         ).scalars()
@@ -797,7 +889,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--analyze-every",
         type=float,
         default=d.analyze_every_s,
-        help="seconds between ANALYZEs of the keying tables (0: never)",
+        help="seconds between passes of the autovacuum stand-in (0: none)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=d.warmup_s,
+        help="seconds of keying before the measurement starts (0: measure from the start)",
     )
     p.add_argument(
         "--think-ms", type=float, default=d.think_ms, help="mean keying time per slice (ms)"
@@ -823,6 +921,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         keep_db=a.keep_db,
         timeout_s=a.timeout,
         analyze_every_s=a.analyze_every,
+        warmup_s=a.warmup,
         think_ms=a.think_ms,
         two_requests=a.two_requests,
     )
