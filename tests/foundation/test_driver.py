@@ -64,19 +64,23 @@ def test_driver_statements_run_in_the_sessions_transaction(engine: Engine) -> No
         assert fetch_all(session, _BY_NAME, {"name": "a"}) == []  # rolled back with it
 
 
-def test_execute_listeners_see_driver_statements(engine: Engine) -> None:
-    seen: list[str] = []
+def test_execute_listeners_see_driver_statements_on_the_connections_one_cursor(
+    engine: Engine,
+) -> None:
+    seen: list[tuple[str, object]] = []
 
-    def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        seen.append(statement)
+    def note(_conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+        seen.append((statement, cursor))
 
     event.listen(engine, "before_cursor_execute", note)
     try:
         with Session(engine) as session:
             fetch_one(session, _BY_NAME, {"name": "a"})
+            fetch_all(session, _BY_NAME, {"name": "b"})
     finally:
         event.remove(engine, "before_cursor_execute", note)
-    assert any("driver_test_thing" in s for s in seen)
+    driver = [cursor for statement, cursor in seen if "driver_test_thing" in statement]
+    assert len(driver) == 2 and driver[0] is driver[1]  # one cursor, kept with the connection
 
 
 def test_a_driver_error_is_sqlalchemys_and_the_session_goes_on(engine: Engine) -> None:
