@@ -2,9 +2,9 @@
 runs it on the session's own connection (same transaction) and answers plain tuples.
 
 Why: what a statement costs the API process in client CPU, in-process, for the claim's search
-(`python /tmp`-free figure: `bench.entry_driver`): through the ORM, loading a Voucher entity,
-about 0.50 ms; through SQLAlchemy Core on the session's connection 0.29 ms; on the driver
-0.19 ms. Half of an API process's CPU under bench.entry was SQLAlchemy and psycopg.
+with its commit (`python -m bench.entry_statement`): through the ORM, loading a Voucher entity,
+about 0.43 ms; through SQLAlchemy Core on the session's connection 0.30 ms; on the driver
+0.16-0.21 ms. Half of an API process's CPU under bench.entry was SQLAlchemy and psycopg.
 
 What is kept of SQLAlchemy: the statement itself (Core constructs, compiled for the engine's
 dialect at first use; a statement needing rendering at execution time, an "expanding" IN, is
