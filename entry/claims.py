@@ -464,20 +464,12 @@ class LockedTask:
     field: VoucherField | None  # a slice task's field, locked with the task
 
 
-@lru_cache(maxsize=4)
-def _submitted_task_query(lock: bool, slice_task: bool):  # noqa: ANN202
-    """The task (locked), its voucher's entry and form version, and a slice task's field row.
+@lru_cache(maxsize=2)
+def _submitted_task_query(lock: bool):  # noqa: ANN202
+    """The task, its voucher's entry and form version, and its field (ORM entities).
 
-    On PostgreSQL a slice task's field is inner-joined and locked in the same statement, the
-    task FOR NO KEY UPDATE and the field FOR KEY SHARE (a settlement, which updates the field
-    under the voucher lock, is not blocked by it; a row lock cannot apply to the nullable side
-    of an outer join, hence the inner join). The field's row is locked with the task's here,
-    the other way round from lock_fields. No cycle follows: a transaction waiting for a field row
-    holds at most its own task, and another one waits for that task only once its lease has
-    expired, when the submission stops at the lease check before it takes the voucher
-    (cancellations skip locked tasks). A whole-voucher task has no field: that query finds no
-    row, and the one without the field (`slice_task` False) reads it. A plain join, not a
-    LATERAL sub-select of an aliased entity: that one misbehaved under load (docs/decisions.md).
+    `lock` (PostgreSQL): a whole-voucher task, which has no field, locked FOR NO KEY UPDATE (a
+    slice task is read on the driver, _submitted_slice_pg). SQLite: any task, nothing locked.
     """
     query = (
         select(EntryTask, VoucherEntry, Voucher.form, VoucherType.version)
@@ -491,14 +483,7 @@ def _submitted_task_query(lock: bool, slice_task: bool):  # noqa: ANN202
         return query.add_columns(VoucherField).outerjoin(
             VoucherField, VoucherField.id == EntryTask.field_id
         )
-    if not slice_task:
-        return query.add_columns(null()).with_for_update(of=EntryTask, key_share=True)
-    return (
-        query.add_columns(VoucherField)
-        .join(VoucherField, VoucherField.id == EntryTask.field_id)
-        .with_for_update(of=EntryTask, key_share=True)
-        .suffix_with("FOR KEY SHARE OF voucher_field")
-    )
+    return query.add_columns(null()).with_for_update(of=EntryTask, key_share=True)
 
 
 # A submitted slice task's rows as read on the driver (_submitted_slice_pg), under the
@@ -513,7 +498,19 @@ FieldRow = plain_row("FieldRow", _FIELD_COLUMNS)
 
 @lru_cache(maxsize=1)
 def _submitted_slice_pg() -> DriverStatement:
-    """_submitted_task_query(True, True) as columns, run on the driver (storage.driver)."""
+    """A slice task (locked), its voucher's entry and form version, and its field row (locked),
+    as columns, run on the driver (storage.driver).
+
+    The task FOR NO KEY UPDATE and the field FOR KEY SHARE (a settlement, which updates the field
+    under the voucher lock, is not blocked by it; a row lock cannot apply to the nullable side
+    of an outer join, hence the inner join). The field's row is locked with the task's here,
+    the other way round from lock_fields. No cycle follows: a transaction waiting for a field row
+    holds at most its own task, and another one waits for that task only once its lease has
+    expired, when the submission stops at the lease check before it takes the voucher
+    (cancellations skip locked tasks). A whole-voucher task has no field: this finds no row,
+    and _submitted_task_query(True) reads it. A plain join, not a LATERAL sub-select of an
+    aliased entity: that one misbehaved under load (docs/decisions.md).
+    """
     return DriverStatement(
         select(*_TASK_COLUMNS, *_ENTRY_COLUMNS, Voucher.form, VoucherType.version, *_FIELD_COLUMNS)
         .join(Voucher, Voucher.id == EntryTask.voucher_id)
@@ -545,10 +542,10 @@ def lock_submitted_task(session: Session, task_id: int, user: User, token: int) 
         row = fetch_one(session, _submitted_slice_pg(), params)
         locked = None if row is None else _locked_slice(row)
         if locked is None:  # a whole-voucher task (no field), or no such task
-            row = session.execute(_submitted_task_query(True, False), params).first()
+            row = session.execute(_submitted_task_query(True), params).first()
             locked = None if row is None else LockedTask(*row)
     else:
-        row = session.execute(_submitted_task_query(False, True), params).first()
+        row = session.execute(_submitted_task_query(False), params).first()
         locked = None if row is None else LockedTask(*row)
     if locked is None:
         raise TaskNotFoundError("任务不存在")

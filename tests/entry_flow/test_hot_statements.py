@@ -20,7 +20,7 @@ HOT = {
     "slice lease": lambda: claims._slice_lease_statement(KEYER_KINDS),
     "search, window": lambda: claims._search_pg(KEYER_KINDS, True),
     "search, every open task": lambda: claims._search_pg(KEYER_KINDS, False),
-    "submitted task": lambda: claims._submitted_task_query(True, True),
+    "submitted whole-voucher task": lambda: claims._submitted_task_query(True),
     "submitted slice task": claims._submitted_slice_pg,
     "voucher lock": lambda: claims.voucher_lock_query(True, False),
     "session by token": lambda: _BY_TOKEN,
