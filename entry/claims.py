@@ -610,22 +610,29 @@ def entry_of(session: Session, voucher: Voucher) -> VoucherEntry:
     return session.get(VoucherEntry, voucher.id)
 
 
+@lru_cache(maxsize=1)
+def _stranded_leases():  # noqa: ANN202
+    """Vouchers with a keying task whose lease expired (`now`, `limit`), found through
+    ix_entry_task_lease_expiry; the constants are written into the text (an IN of bound
+    values would be rendered again at every execution)."""
+    return (
+        select(EntryTask.voucher_id)
+        .where(
+            EntryTask.kind.in_([sql_literal(k) for k in ("key", "third_key", "whole_voucher")]),
+            EntryTask.status == sql_literal("leased"),
+            EntryTask.lease_expires_at < bindparam("now"),
+        )
+        .distinct()
+        .limit(bindparam("limit"))
+    )
+
+
 def sweep_stranded(session: Session, *, limit: int = 20) -> int:
     """Escalate tasks whose lease expired and that nobody else may take (their keyer saw them).
 
     Run before an arbiter looks for work; returns how many vouchers were checked.
     """
-    now = utcnow()
-    voucher_ids = session.scalars(
-        select(EntryTask.voucher_id)
-        .where(
-            EntryTask.kind.in_(("key", "third_key", "whole_voucher")),
-            EntryTask.status == "leased",
-            EntryTask.lease_expires_at < now,
-        )
-        .distinct()
-        .limit(limit)
-    ).all()
+    voucher_ids = session.scalars(_stranded_leases(), {"now": utcnow(), "limit": limit}).all()
     for vid in voucher_ids:
         voucher = _lock_voucher(session, vid, skip=True)
         if voucher is not None and voucher.status == "awaiting_entry":

@@ -102,6 +102,21 @@ class EntryTask(Base):
             postgresql_where=text("status IN ('open', 'leased')"),
             sqlite_where=text("status IN ('open', 'leased')"),
         ),
+        # An arbiter's claim and its sweep of stranded leases (migration 0009).
+        Index(
+            "ix_entry_task_arbitration",
+            "sla_due_at",
+            "created_at",
+            "id",
+            postgresql_where=text("kind = 'arbitrate' AND status IN ('open', 'leased')"),
+            sqlite_where=text("kind = 'arbitrate' AND status IN ('open', 'leased')"),
+        ),
+        Index(
+            "ix_entry_task_lease_expiry",
+            "lease_expires_at",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
