@@ -7,6 +7,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware
@@ -73,6 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(
             error_body("invalid_request", "请求参数不正确", details), status_code=422
         )
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # Logged by the driver's error class only: SQLAlchemy's message carries the statement's
+        # parameters, which are customers' data (names, accounts, keyed values).
+        log.error("database error", extra={"error": type(exc.orig).__name__})
+        if isinstance(exc, OperationalError | InterfaceError):  # down, gone, not migrated
+            return JSONResponse(
+                error_body("database_unavailable", "数据库暂不可用，请稍后重试"), status_code=503
+            )
+        return JSONResponse(error_body("database_error", "数据库处理出错"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
