@@ -12,12 +12,10 @@ whole-voucher tasks write them one statement each (_take).
 """
 
 import uuid
-from collections import namedtuple
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from psycopg.types.json import Json
 from sqlalchemy import and_, bindparam, case, distinct, func, insert, null, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
@@ -46,6 +44,14 @@ LEASE_SECONDS = {"key": 120, "third_key": 120, "whole_voucher": 600, "arbitrate"
 _VOUCHER_HOT = load_only(*CHAIN_COLUMNS, Voucher.form, Voucher.uploaded_by_id, Voucher.branch_id)
 
 
+# Rows read on the driver, under the entities' attribute names: a leased or submitted task,
+# its voucher's entry and its field (_slice_lease_statement, _submitted_slice_pg).
+_TASK_COLUMNS = entity_columns(EntryTask)
+_ENTRY_COLUMNS = entity_columns(VoucherEntry)
+_FIELD_COLUMNS = entity_columns(VoucherField)
+TaskRow = plain_row("TaskRow", _TASK_COLUMNS)
+EntryRow = plain_row("EntryRow", _ENTRY_COLUMNS)
+FieldRow = plain_row("FieldRow", _FIELD_COLUMNS)
 # What a claim reads of a slice task's field (entry.forms.spec_of, the keyer's view).
 _FIELD_SHOWN = (
     VoucherField.id,
@@ -54,12 +60,12 @@ _FIELD_SHOWN = (
     VoucherField.field_type,
     VoucherField.required,
 )
-ShownField = namedtuple("ShownField", [c.key for c in _FIELD_SHOWN])  # noqa: PYI024
+ShownField = plain_row("ShownField", _FIELD_SHOWN)
 
 
 @dataclass
 class Claim:
-    task: EntryTask  # read-only: on the claim path the leased row (same attribute names)
+    task: EntryTask | TaskRow  # TaskRow: the leased row, read on the driver
     voucher: Voucher | VoucherHead  # VoucherHead: read on the driver (PostgreSQL, a slice)
     # The task's field, or every pending field (whole voucher); ShownField: read on the driver.
     fields: list[VoucherField] | list[ShownField]
@@ -383,15 +389,15 @@ def _slice_lease_statement(kinds: tuple[str, ...]) -> DriverStatement:
     )
     version = select(VoucherType.version).where(VoucherType.name == bindparam("form_name"))
     return DriverStatement(
-        select(lease, before.label("exposures"), version.scalar_subquery(), *_FIELD_SHOWN)
+        select(
+            *(lease.c[c.key] for c in _TASK_COLUMNS),
+            before.label("exposures"),
+            version.scalar_subquery(),
+            *_FIELD_SHOWN,
+        )
         .join(VoucherField, VoucherField.id == lease.c.field_id)
         .add_cte(exposure.cte("exposure"), *event_ctes(gate=lease))
     )
-
-
-# The leased task's columns, by name (what a claim reads of its task on every path).
-_LeasedRow = namedtuple("_LeasedRow", [c.key for c in EntryTask.__table__.c])  # noqa: PYI024
-_TASK_WIDTH = len(_LeasedRow._fields)
 
 
 def _take_slice_pg(
@@ -421,14 +427,14 @@ def _take_slice_pg(
         "expires": now + timedelta(seconds=LEASE_SECONDS.get(kind, 120)),
         "form_name": voucher.form,
         **event,
-        "ev_details": Json(event["ev_details"]),
     }
     row = fetch_one(session, _slice_lease_statement(kinds), params)
     if row is None:
         return None
-    task = _LeasedRow(*row[:_TASK_WIDTH])
-    exposures, version = row[_TASK_WIDTH : _TASK_WIDTH + 2]
-    field = ShownField(*row[_TASK_WIDTH + 2 :])
+    width = len(_TASK_COLUMNS)
+    task = TaskRow(*row[:width])
+    exposures, version = row[width : width + 2]
+    field = ShownField(*row[width + 2 :])
     event_written(voucher, event)
     exposures = [tuple(e) for e in exposures or ()]
     exposures.append((user.id, task.field_id, task.field_group))
@@ -484,16 +490,6 @@ def _submitted_task_query(lock: bool):  # noqa: ANN202
             VoucherField, VoucherField.id == EntryTask.field_id
         )
     return query.add_columns(null()).with_for_update(of=EntryTask, key_share=True)
-
-
-# A submitted slice task's rows as read on the driver (_submitted_slice_pg), under the
-# entities' attribute names.
-_TASK_COLUMNS = entity_columns(EntryTask)
-_ENTRY_COLUMNS = entity_columns(VoucherEntry)
-_FIELD_COLUMNS = entity_columns(VoucherField)
-TaskRow = plain_row("TaskRow", _TASK_COLUMNS)
-EntryRow = plain_row("EntryRow", _ENTRY_COLUMNS)
-FieldRow = plain_row("FieldRow", _FIELD_COLUMNS)
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,6 @@ KeyRow), as the submitted task and its field do (entry.claims.lock_submitted_tas
 from functools import lru_cache
 from typing import Any
 
-from psycopg.types.json import Json
 from sqlalchemy import ARRAY, Integer, any_, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -84,8 +83,8 @@ def live_keys_with_event(
     """The field's live keys (entry.settlement.live_keys), and the submission's audit event
     appended in the same statement. The caller holds the voucher row."""
     event = event_params(voucher, kind="entry_key_submitted", actor_id=actor_id, details=details)
-    params = {"fid": field.id, **event, "ev_details": Json(event["ev_details"])}
-    keys = [KeyRow(*row) for row in fetch_all(session, _live_keys_statement(), params)]
+    rows = fetch_all(session, _live_keys_statement(), {"fid": field.id, **event})
+    keys = [KeyRow(*row) for row in rows]
     event_written(voucher, event)
     return keys
 

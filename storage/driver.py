@@ -14,10 +14,10 @@ there). A driver error is raised as SQLAlchemy's DBAPIError, as SQLAlchemy would
 a connection the driver reports lost is invalidated, so that the pool does not hand it out again.
 
 What the caller gives up: ORM entities (rows are tuples, the caller names the columns) and
-SQLAlchemy's type processing of parameters and results. Parameters must be values psycopg
-adapts as the column needs (a JSON parameter wrapped in `Json`); results are psycopg's own
-(uuid.UUID, aware datetimes, parsed JSON), which is what SQLAlchemy's PostgreSQL types answer
-too.
+SQLAlchemy's type processing beyond JSON. A parameter bound as JSON is wrapped in psycopg's
+`Json` here, as SQLAlchemy's psycopg dialect does; every other parameter must be a value psycopg
+adapts as the column needs. Results are psycopg's own (uuid.UUID, aware datetimes, parsed
+JSON), which is what SQLAlchemy's PostgreSQL types answer too.
 """
 
 from collections.abc import Mapping
@@ -25,7 +25,8 @@ from dataclasses import make_dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, exc, inspect
+from psycopg.types.json import Json
+from sqlalchemy import JSON, Connection, exc, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
@@ -35,12 +36,13 @@ class DriverStatement:
     """A statement compiled once for the dialect. psycopg prepares it on a connection from its
     fifth execution there, as it does SQLAlchemy's statements."""
 
-    __slots__ = ("_fixed", "_sql", "statement")
+    __slots__ = ("_fixed", "_json", "_sql", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._sql: str | None = None
         self._fixed: dict[str, Any] = {}
+        self._json: tuple[str, ...] = ()
 
     def sql(self, conn: Connection) -> str:
         if self._sql is None:
@@ -55,11 +57,18 @@ class DriverStatement:
                 for name, bind in compiled.binds.items()
                 if not bind.required and bind.callable is None
             }
+            self._json = tuple(
+                name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
+            )
             self._sql = text
         return self._sql
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
-        return {**self._fixed, **given} if self._fixed else given
+        params = {**self._fixed, **given} if self._fixed or self._json else given
+        for name in self._json:
+            if params.get(name) is not None:
+                params[name] = Json(params[name])
+        return params
 
 
 def fetch_all(session: Session, statement: DriverStatement, params: Mapping[str, Any]) -> list:

@@ -5,6 +5,7 @@ never with a parameter that would need rendering at execution time."""
 
 import pytest
 from sqlalchemy import (
+    JSON,
     Column,
     Engine,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import get_engine
 from storage.driver import DriverStatement, fetch_all, fetch_one, keep_in_step, plain_row
 from storage.models import User
 from tests.foundation.test_pool_ping import terminate
@@ -31,6 +33,7 @@ _THING = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(20), unique=True, nullable=False),
     Column("state", String(10), nullable=False),
+    Column("extra", JSON),
 )
 # The state is bound by the statement itself, not by the caller.
 _ADD = DriverStatement(
@@ -43,8 +46,6 @@ _BY_NAME = DriverStatement(
 
 @pytest.fixture
 def engine(pg_url: str) -> Engine:
-    from storage.db import get_engine
-
     engine = get_engine(pg_url)
     _META.create_all(engine)
     yield engine
@@ -62,6 +63,19 @@ def test_driver_statements_run_in_the_sessions_transaction(engine: Engine) -> No
         assert fetch_one(session, _BY_NAME, {"name": "nobody"}) is None
         session.rollback()
         assert fetch_all(session, _BY_NAME, {"name": "a"}) == []  # rolled back with it
+
+
+def test_a_json_parameter_is_sent_as_json(engine: Engine) -> None:
+    add = DriverStatement(
+        insert(_THING).values(name=bindparam("name"), state="new", extra=bindparam("extra"))
+    )
+    read = DriverStatement(select(_THING.c.extra).where(_THING.c.name == bindparam("name")))
+    with Session(engine) as session:
+        fetch_all(session, add, {"name": "j", "extra": {"金额": [1, 2]}})
+        fetch_all(session, add, {"name": "n", "extra": None})
+        assert fetch_one(session, read, {"name": "j"}) == ({"金额": [1, 2]},)
+        assert fetch_one(session, read, {"name": "n"}) == (None,)  # SQL NULL, not JSON null
+        session.rollback()
 
 
 def test_execute_listeners_see_driver_statements_on_the_connections_one_cursor(
